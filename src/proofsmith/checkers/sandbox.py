@@ -1,0 +1,126 @@
+"""The Sandbox contract: run an untrusted command with limits, get a RunResult.
+
+Backends (`bwrap`, `docker`) enforce the same Limits and report the same RunResult,
+so checkers never know which one they run on. Every run gets a private writable
+scratch directory (the working directory, ``/scratch``), a read-only system, no
+network, and an environment holding only what the run was given.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
+
+from ..core import ProofsmithError
+
+SCRATCH = "/scratch"
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float = 10.0
+    cpu_s: float = 10.0
+    memory_mb: int = 1024  # address space and (where cgroups allow) resident memory
+    processes: int = 64  # processes and threads
+    output_bytes: int = 1 << 20  # per stream; beyond it the run is killed and flagged
+    file_bytes: int = 64 << 20  # largest file and whole scratch directory
+    network: bool = False
+
+    def scaled(self, factor: float) -> Limits:
+        return replace(self, wall_s=self.wall_s * factor, cpu_s=self.cpu_s * factor)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int | None  # None when killed by us; negative: killed by that signal
+    stdout: str
+    stderr: str
+    wall_s: float
+    cpu_s: float = 0.0
+    max_rss_kb: int = 0
+    timed_out: bool = False  # wall or CPU limit
+    memory_exceeded: bool = False
+    output_truncated: bool = False
+    files: Mapping[str, bytes] = field(default_factory=dict)  # collected outputs
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not (self.timed_out or self.memory_exceeded or self.output_truncated)
+
+    def resources(self) -> dict:
+        return {"wall_s": round(self.wall_s, 4), "cpu_s": round(self.cpu_s, 4), "max_rss_kb": self.max_rss_kb}
+
+
+class SandboxUnavailable(ProofsmithError):
+    pass
+
+
+class Sandbox(abc.ABC):
+    """Base class. `run` is the whole contract; `spawn` serves long-lived sessions."""
+
+    name = "base"
+
+    @abc.abstractmethod
+    def run(
+        self,
+        command: Sequence[str],
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits = Limits(),
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        collect: Sequence[str] = (),
+    ) -> RunResult:
+        """Run `command` in a fresh scratch dir holding `files` (name -> content).
+
+        `collect` names scratch files to hand back in RunResult.files.
+        """
+
+    def close(self) -> None:
+        pass
+
+
+def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment a sandboxed program sees: nothing inherited."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": SCRATCH,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    env.update(extra or {})
+    return env
+
+
+def check_relative(name: str) -> str:
+    """Scratch file names are relative and stay inside the scratch dir."""
+    norm = os.path.normpath(name)
+    if os.path.isabs(norm) or norm.startswith(".."):
+        raise ValueError(f"sandbox file name must be relative and inside the scratch dir: {name!r}")
+    return norm
+
+
+def get_sandbox(name: str | None = None) -> Sandbox:
+    """The sandbox backend by name; default from PROOFSMITH_SANDBOX, else bwrap."""
+    name = name or os.environ.get("PROOFSMITH_SANDBOX", "bwrap")
+    if name == "bwrap":
+        from .bwrap import BwrapSandbox
+
+        return BwrapSandbox()
+    if name == "docker":
+        from .docker import DockerSandbox
+
+        return DockerSandbox()
+    raise ProofsmithError(f"unknown sandbox backend {name!r} (bwrap or docker)")
+
+
+def require_binary(binary: str, how: str) -> str:
+    path = shutil.which(binary)
+    if not path:
+        raise SandboxUnavailable(f"{binary} not found: {how}")
+    return path
