@@ -1,0 +1,276 @@
+"""The bubblewrap backend: Linux namespaces, rlimits and (where writable) cgroups.
+
+Each run gets fresh user, pid, net, ipc, uts and cgroup namespaces, a read-only view of
+the system directories, a size-limited tmpfs scratch directory as its working
+directory, and nothing else of the host. Limits are enforced by the kernel:
+rlimits (address space, CPU seconds, file size, processes for non-root users) set
+through `prlimit`, and a cgroup (pids, memory) when the cgroup tree is writable, as it
+is for root. When the wall clock runs out, killing bwrap kills the pid namespace's
+init and with it every process the run started, daemons included.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .cgroups import RunCgroup
+from .sandbox import SCRATCH, Limits, RunResult, Sandbox, base_env, check_relative, require_binary
+
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+# /etc holds secrets (shadow, keys): only what programs need to start and resolve names.
+_ETC_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+              "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/openmpi",
+              "/etc/ocamlfind.conf", "/etc/ocamlfind.conf.d", "/etc/findlib.conf")
+_MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "Out of memory", "std::bad_alloc", "out of memory")
+
+
+def _interpreter_dirs() -> list[str]:
+    """Python installations outside /usr (pyenv, conda, venvs) are bound read-only too."""
+    dirs = []
+    for prefix in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}:
+        if not prefix.startswith("/usr"):
+            dirs.append(prefix)
+    return sorted(dirs)
+
+
+def is_executable_content(data: bytes) -> bool:
+    return data.startswith(b"\x7fELF") or data.startswith(b"#!")
+
+
+class _StreamReader(threading.Thread):
+    """Reads a pipe into memory up to `cap` bytes; past it, flags and calls `on_overflow`."""
+
+    def __init__(self, pipe, cap: int, on_overflow) -> None:
+        super().__init__(daemon=True)
+        self.pipe, self.cap, self.on_overflow = pipe, cap, on_overflow
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.overflow = False
+
+    def run(self) -> None:
+        while chunk := self.pipe.read1(65536):
+            if self.size < self.cap:
+                self.chunks.append(chunk[: self.cap - self.size])
+            self.size += len(chunk)
+            if self.size > self.cap and not self.overflow:
+                self.overflow = True
+                self.on_overflow()
+        self.pipe.close()
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+class BwrapSandbox(Sandbox):
+    name = "bwrap"
+
+    def __init__(self, ro_paths: Sequence[str] = ()) -> None:
+        self.bwrap = require_binary("bwrap", "install bubblewrap (apt-get install bubblewrap)")
+        self.prlimit = require_binary("prlimit", "install util-linux (apt-get install util-linux)")
+        self.ro_paths = tuple(ro_paths)
+
+    # -- command line -------------------------------------------------------------------
+
+    def _bwrap_args(self, limits: Limits, env: Mapping[str, str], host_scratch: str | None) -> list[str]:
+        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                "--hostname", "sandbox", "--clearenv"]
+        if limits.network:
+            args.append("--share-net")
+        for d in _SYSTEM_DIRS:
+            if os.path.islink(d):
+                args += ["--symlink", os.readlink(d), d]
+            elif os.path.isdir(d):
+                args += ["--ro-bind", d, d]
+        for p in _ETC_FILES:
+            if os.path.exists(p):
+                args += ["--ro-bind", p, p]
+        for p in _interpreter_dirs() + list(self.ro_paths):
+            if os.path.exists(p):
+                args += ["--ro-bind", p, p]
+        args += ["--dev", "/dev", "--proc", "/proc"]
+        args += ["--size", str(limits.file_bytes), "--tmpfs", "/tmp"]
+        if host_scratch:
+            args += ["--bind", host_scratch, SCRATCH]
+        else:
+            args += ["--size", str(limits.file_bytes), "--tmpfs", SCRATCH]
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        args += ["--chdir", SCRATCH]
+        return args
+
+    def _prlimit_args(self, limits: Limits) -> list[str]:
+        cpu = max(1, int(limits.cpu_s + 0.999))
+        args = [self.prlimit, f"--as={limits.memory_mb << 20}", f"--cpu={cpu}:{cpu + 1}",
+                f"--fsize={limits.file_bytes}", "--core=0", "--nofile=1024"]
+        if os.geteuid() != 0:  # RLIMIT_NPROC counts all of this user's tasks; root ignores it
+            args.append(f"--nproc={_user_task_count() + limits.processes}")
+        return args + ["--"]
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(self, command, files=None, limits=Limits(), stdin=None, env=None, collect=()):
+        files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
+        host_scratch = tempfile.mkdtemp(prefix="proofsmith-scratch-") if collect else None
+        fds: list[int] = []
+        try:
+            file_args = self._stage_files(files, host_scratch, fds)
+            argv = self._bwrap_args(limits, base_env(env), host_scratch) + file_args + ["--", *command]
+            result = self._execute(argv, limits, stdin, fds)
+            if host_scratch:
+                result = _with_collected(result, host_scratch, collect, limits.file_bytes)
+            return result
+        finally:
+            for fd in fds:
+                os.close(fd)
+            if host_scratch:
+                shutil.rmtree(host_scratch, ignore_errors=True)
+
+    def spawn(self, command: Sequence[str], files=None, limits: Limits = Limits(), env=None) -> subprocess.Popen:
+        """A long-lived sandboxed process with binary stdin/stdout pipes (stderr merged).
+
+        CPU, memory, process and file limits hold; wall time is the caller's business.
+        Kill it with `proc.kill()`: the pid namespace takes every child with it.
+        """
+        files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
+        fds: list[int] = []
+        try:
+            argv = self._bwrap_args(limits, base_env(env), None) + self._stage_files(files, None, fds)
+            argv = self._prlimit_args(limits) + argv + ["--", *command]
+            return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    pass_fds=fds, start_new_session=True, bufsize=0)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _stage_files(self, files: Mapping[str, bytes], host_scratch: str | None, fds: list[int]) -> list[str]:
+        args: list[str] = []
+        dirs = sorted({str(Path(name).parent) for name in files} - {"."})
+        if host_scratch:
+            for name, data in files.items():
+                path = Path(host_scratch, name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                path.chmod(0o755 if is_executable_content(data) else 0o644)
+            return args
+        for d in dirs:
+            args += ["--dir", f"{SCRATCH}/{d}"]
+        for name, data in files.items():
+            fd = os.memfd_create("proofsmith-file")
+            os.write(fd, data) if len(data) < (1 << 16) else _write_all(fd, data)
+            os.lseek(fd, 0, os.SEEK_SET)
+            fds.append(fd)
+            args += ["--perms", "0755" if is_executable_content(data) else "0644", "--file", str(fd), f"{SCRATCH}/{name}"]
+        return args
+
+    def _execute(self, argv: list[str], limits: Limits, stdin, fds: list[int]) -> RunResult:
+        cgroup = RunCgroup.create(limits)
+        if cgroup:  # the shell joins the cgroup before anything can fork, then becomes prlimit + bwrap
+            argv = ["/bin/sh", "-c", f'echo $$ > {cgroup.procs_files} && exec "$@"', "sh"] + self._prlimit_args(limits) + argv
+        else:
+            argv = self._prlimit_args(limits) + argv
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds, start_new_session=True)
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            _killpg(proc.pid)
+            if cgroup:
+                cgroup.kill_all()
+
+        out = _StreamReader(proc.stdout, limits.output_bytes, kill)
+        err = _StreamReader(proc.stderr, limits.output_bytes, kill)
+        out.start(), err.start()
+        if stdin is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
+        status, rusage = _wait4_with_timeout(proc.pid, limits.wall_s, on_timeout=kill)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - start
+        if cgroup:  # nothing outlives the run, even what escaped the pid namespace's reach
+            cgroup.kill_all()
+        out.join(5), err.join(5)
+        oom = cgroup.oom_killed() if cgroup else False
+        if cgroup:
+            cgroup.remove()
+        cpu = rusage.ru_utime + rusage.ru_stime
+        wall_timeout = killed.is_set() and not (out.overflow or err.overflow)
+        cpu_timeout = proc.returncode in (128 + signal.SIGXCPU, -signal.SIGXCPU) or (
+            proc.returncode in (128 + signal.SIGKILL, -signal.SIGKILL) and cpu >= limits.cpu_s * 0.95)
+        stderr = err.text()
+        memory = oom or (proc.returncode != 0 and any(m in stderr[-4000:] for m in _MEMORY_MARKERS))
+        return RunResult(
+            returncode=None if killed.is_set() else proc.returncode,
+            stdout=out.text(), stderr=stderr, wall_s=wall, cpu_s=cpu, max_rss_kb=rusage.ru_maxrss,
+            timed_out=wall_timeout or cpu_timeout, memory_exceeded=memory,
+            output_truncated=out.overflow or err.overflow,
+        )
+
+
+def _wait4_with_timeout(pid: int, timeout: float, on_timeout):
+    done = threading.Event()
+    box: dict = {}
+
+    def waiter() -> None:
+        box["status"] = os.wait4(pid, 0)
+        done.set()
+
+    threading.Thread(target=waiter, daemon=True).start()
+    if not done.wait(timeout):
+        on_timeout()
+        done.wait()
+    _, status, rusage = box["status"]
+    return status, rusage
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _feed(pipe, data) -> None:
+    try:
+        pipe.write(data.encode() if isinstance(data, str) else data)
+        pipe.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _with_collected(result: RunResult, host_scratch: str, names: Sequence[str], cap: int) -> RunResult:
+    from dataclasses import replace
+
+    files = {}
+    for name in names:
+        path = Path(host_scratch, check_relative(name))
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= cap:
+            files[name] = path.read_bytes()
+    return replace(result, files=files)
+
+
+def _user_task_count() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return count

@@ -1,0 +1,190 @@
+"""Coq checker: a candidate proof counts only if coqc proves the original statement.
+
+The file is prelude + statement + proof, compiled by coqc in the sandbox as module
+`PSCheck.Candidate`, followed by `Check` and `Print Assumptions` of the theorem's
+full name. It passes only when
+
+1. the proof uses no escape: admit / Admitted / Abort / give_up, no new axiom,
+   parameter, hypothesis or variable, no environment rewinding (Reset, Back, Undo),
+   no unsafe checking flag, no plugin or extraction command;
+2. coqc compiles the file;
+3. the theorem's type, as Coq prints it, equals its type in a reference run where
+   the statement is merely admitted (so a redefined or different statement fails);
+4. `Print Assumptions` lists no axiom but those the context already had.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+
+from ..core import Candidate, Task, Verdict
+from .sandbox import Limits, RunResult, Sandbox, get_sandbox
+
+STATEMENT_KEYWORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Property", "Example",
+                      "Definition", "Fixpoint", "CoFixpoint", "Instance", "Program Definition", "Let")
+_NAME_RE = re.compile(r"^\s*(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Monomorphic|Program)\s+)*"
+                      r"(Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example|Definition|Fixpoint|"
+                      r"CoFixpoint|Instance|Let)\s+([A-Za-z_][\w']*)", re.S)
+_GOAL_RE = re.compile(r"^\s*Goal\b", re.S)
+_FORBIDDEN = re.compile(
+    r"\b(admit|Admitted|Abort|give_up|Axioms?|Parameters?|Conjectures?|Hypothes[ie]s|Variables?|Context|"
+    r"Reset|Back|BackTo|Undo|Restart|Drop|Declare|Extraction|Extract|Load|Require|"
+    r"bypass_check|Typing\s+Flags)\b")
+_UNSAFE_FLAG = re.compile(r"\b(Unset|Set)\s+(Guard|Positivity|Universe)\s+Checking\b")
+_ERROR_RE = re.compile(r'File "[^"]*", line (\d+), characters (\d+)-(\d+):\n(?:Warning[^\n]*\n)*((?:Error|Syntax error)[\s\S]*)')
+MODULE = "PSCheck.Candidate"
+CLOSED = "Closed under the global context"
+
+
+def strip_comments_and_strings(text: str) -> str:
+    """Coq text with (nested) comments and string literals blanked out."""
+    out, i, depth, n = [], 0, 0, len(text)
+    while i < n:
+        if text.startswith("(*", i):
+            depth, i = depth + 1, i + 2
+            out.append("  ")
+        elif depth and text.startswith("*)", i):
+            depth, i = depth - 1, i + 2
+            out.append("  ")
+        elif depth:
+            out.append("\n" if text[i] == "\n" else " ")
+            i += 1
+        elif text[i] == '"':
+            j = i + 1
+            while j < n and not (text[j] == '"' and not text.startswith('""', j)):
+                j += 2 if text.startswith('""', j) else 1
+            out.append('""' + " " * max(0, j - i - 1))
+            i = j + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def theorem_name(statement: str) -> tuple[str, str]:
+    """(name, statement) — a `Goal` is renamed so that it can be referred to."""
+    clean = strip_comments_and_strings(statement)
+    if _GOAL_RE.match(clean):
+        return "proofsmith_goal", re.sub(r"^\s*Goal\b", "Theorem proofsmith_goal :", statement, count=1)
+    m = _NAME_RE.match(clean)
+    if not m:
+        raise ValueError(f"cannot find the theorem name in statement: {statement[:80]!r}")
+    return m.group(2), statement
+
+
+def normalize_proof(proof: str) -> str:
+    """Accept a bare tactic script, or one with Proof. ... Qed./Defined."""
+    body = proof.strip()
+    clean = strip_comments_and_strings(body)
+    if not re.match(r"^Proof\b", clean):
+        body = "Proof.\n" + body
+    if not re.search(r"\b(Qed|Defined)\s*\.\s*$", strip_comments_and_strings(body)):
+        body += "\nQed."
+    return body
+
+
+def forbidden_use(proof: str) -> str | None:
+    clean = strip_comments_and_strings(proof)
+    m = _UNSAFE_FLAG.search(clean) or _FORBIDDEN.search(clean)
+    return m.group(0) if m else None
+
+
+@dataclass
+class CoqChecker:
+    sandbox: Sandbox | None = None
+    limits: Limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=2048, processes=8, file_bytes=256 << 20)
+    coqc: str = "coqc"
+    _reference_cache: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sandbox = self.sandbox or get_sandbox()
+
+    def check(self, task: Task, candidate: Candidate) -> Verdict:
+        try:
+            name, statement = theorem_name(task.statement)
+        except ValueError as exc:
+            return Verdict("error", str(exc))
+        proof = normalize_proof(candidate.text)
+        bad = forbidden_use(proof)
+        if bad:
+            return Verdict("failed", f"proof uses {bad!r}, which is not allowed", details={"forbidden": bad})
+        head = (task.context.rstrip() + "\n" if task.context.strip() else "") + statement.strip() + "\n"
+        source = head + proof + f"\nCheck {MODULE}.{name}.\nPrint Assumptions {MODULE}.{name}.\n"
+        run = self._coqc(source, task)
+        res = run.resources()
+        if run.timed_out:
+            return Verdict("timeout", f"coqc exceeded the time limit ({run.wall_s:.1f}s)", run.wall_s, res)
+        if run.memory_exceeded:
+            return Verdict("memory", "coqc exceeded the memory limit", run.wall_s, res)
+        if run.output_truncated:
+            return Verdict("failed", "output limit exceeded", run.wall_s, res)
+        if run.returncode != 0:
+            message, line = first_error(run.stdout + run.stderr, head.count("\n"))
+            return Verdict("failed", message, run.wall_s, res, details={"error_line": line})
+        check_out, assumptions = _split_outputs(run.stdout, name)
+        reference = self._reference_type(task, head, name)
+        if reference is None:
+            return Verdict("error", "the statement does not compile on its own", run.wall_s, res)
+        if _normalize_ws(check_out) != _normalize_ws(reference):
+            return Verdict("failed", "the proof changes the theorem's statement", run.wall_s, res,
+                           details={"expected": reference, "got": check_out})
+        new_axioms = [a for a in assumptions if a.split(":")[0].strip() == name]
+        if new_axioms:
+            return Verdict("failed", "the theorem is assumed, not proved", run.wall_s, res)
+        return Verdict("passed", "proved", run.wall_s, res, details={"axioms": assumptions})
+
+    def _coqc(self, source: str, task: Task) -> RunResult:
+        args = [self.coqc, "-q", *task.meta.get("coq_args", []), "-Q", ".", "PSCheck", "Candidate.v"]
+        return self.sandbox.run(args, files={"Candidate.v": source}, limits=self.limits)
+
+    def _reference_type(self, task: Task, head: str, name: str) -> str | None:
+        key = (head, tuple(task.meta.get("coq_args", [])))
+        if key not in self._reference_cache:
+            run = self._coqc(head + f"Admitted.\nCheck {MODULE}.{name}.\n", task)
+            self._reference_cache[key] = run.stdout.strip() if run.returncode == 0 else None
+        return self._reference_cache[key]
+
+
+def _split_outputs(stdout: str, name: str) -> tuple[str, list[str]]:
+    """coqc's output of the appended `Check` and `Print Assumptions` sentences."""
+    marker = stdout.rfind("Axioms:")
+    closed = stdout.rfind(CLOSED)
+    cut = max(marker, closed)
+    check_out = stdout[:cut].strip() if cut >= 0 else stdout.strip()
+    assumptions: list[str] = []
+    if marker >= 0 and marker > closed:
+        for line in stdout[marker + len("Axioms:"):].splitlines():
+            if line.strip() and not line.startswith((" ", "\t")):
+                assumptions.append(line.strip())
+            elif line.strip() and assumptions:
+                assumptions[-1] += " " + line.strip()
+    return check_out, assumptions
+
+
+def _normalize_ws(text: str) -> str:
+    return " ".join(text.split())
+
+
+def first_error(output: str, head_lines: int) -> tuple[str, int | None]:
+    """Coq's first error, with its line counted within the candidate proof."""
+    m = _ERROR_RE.search(output)
+    if not m:
+        tail = [line for line in output.strip().splitlines() if line.strip()]
+        return (tail[-1][:500] if tail else "coqc failed"), None
+    line = int(m.group(1))
+    text = " ".join(m.group(4).split())[:500]
+    where = f"line {line - head_lines} of the proof" if line > head_lines else f"line {line} of the prelude/statement"
+    return f"{where}: {text}", line
+
+
+@functools.lru_cache(maxsize=1)
+def coq_version() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["coqc", "--print-version"], capture_output=True, text=True, timeout=30).stdout
+        return out.split()[0] if out else ""
+    except (OSError, subprocess.TimeoutExpired):
+        return ""

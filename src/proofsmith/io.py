@@ -1,0 +1,131 @@
+"""Reading and writing the files users already have: JSONL(.gz) tasks, samples, results.
+
+Writers append one flushed line per record, so a killed run loses nothing it
+finished and a rerun resumes from what is on disk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .core import Candidate, ProofsmithError, Provenance, Task
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    path = Path(path)
+    if not path.exists():
+        raise ProofsmithError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ProofsmithError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise ProofsmithError(f"{path}:{lineno}: expected a JSON object per line")
+                yield record
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        raise ProofsmithError(f"{path}: unreadable ({exc.__class__.__name__})") from None
+
+
+def task_from_record(r: dict[str, Any], where: str = "") -> Task:
+    """A HumanEval problem or a proofsmith task line, as a Task."""
+    task_id = r.get("task_id") or r.get("id")
+    if not task_id:
+        raise ProofsmithError(f"{where}: task without task_id")
+    kind = r.get("kind") or ("python" if "prompt" in r else "")
+    if kind == "python":
+        missing = [k for k in ("prompt", "test", "entry_point") if k not in r]
+        if missing:
+            raise ProofsmithError(f"{where}: python task {task_id} lacks {', '.join(missing)}")
+        return Task(id=task_id, kind="python", statement=r["prompt"], reference=r.get("canonical_solution"),
+                    tests=r["test"], entry_point=r["entry_point"],
+                    provenance=Provenance.from_dict(r.get("provenance")))
+    if kind == "coq":
+        if "statement" not in r:
+            raise ProofsmithError(f"{where}: coq task {task_id} lacks statement")
+        extra = {k: v for k, v in r.items() if k not in ("task_id", "kind", "prelude", "context", "statement",
+                                                           "reference", "provenance", "meta")}
+        return Task(id=task_id, kind="coq", statement=r["statement"], context=r.get("prelude", r.get("context", "")),
+                    reference=r.get("reference"), provenance=Provenance.from_dict(r.get("provenance")),
+                    meta={**r.get("meta", {}), **extra})
+    if not kind:
+        raise ProofsmithError(f"{where}: task {task_id} has no kind and is not a HumanEval problem")
+    return Task(id=task_id, kind=kind, statement=r.get("statement", ""), context=r.get("context", ""),
+                reference=r.get("reference"), tests=r.get("tests", ""), entry_point=r.get("entry_point", ""),
+                provenance=Provenance.from_dict(r.get("provenance")), meta=r.get("meta", {}))
+
+
+def load_tasks(path: str | os.PathLike) -> dict[str, Task]:
+    tasks: dict[str, Task] = {}
+    for i, record in enumerate(read_jsonl(path), 1):
+        task = task_from_record(record, f"{path}:{i}")
+        tasks[task.id] = task
+    if not tasks:
+        raise ProofsmithError(f"{path}: no tasks")
+    return tasks
+
+
+def read_samples(path: str | os.PathLike) -> list[Candidate]:
+    samples = []
+    for i, r in enumerate(read_jsonl(path), 1):
+        if "task_id" not in r or "completion" not in r:
+            raise ProofsmithError(f"{path}:{i}: a sample needs task_id and completion")
+        if not isinstance(r["completion"], str):
+            raise ProofsmithError(f"{path}:{i}: completion must be a string")
+        samples.append(Candidate(task_id=r["task_id"], text=r["completion"], model=r.get("model", ""), fields=r))
+    return samples
+
+
+class JsonlAppender:
+    """Appends records, one flushed line each; a torn last line from a kill is dropped on reopen."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.done = list(self._read_complete())
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def _read_complete(self) -> Iterable[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):  # a kill mid-write: drop the torn line
+            data = data[: data.rfind(b"\n") + 1]
+            self.path.write_bytes(data)
+        records = []
+        for line in data.decode("utf-8").splitlines():
+            if line.strip():
+                records.append(json.loads(line))
+        return records
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_jsonl_atomic(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
