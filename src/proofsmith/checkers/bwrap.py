@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -134,22 +135,35 @@ class BwrapSandbox(Sandbox):
             if host_scratch:
                 shutil.rmtree(host_scratch, ignore_errors=True)
 
-    def spawn(self, command: Sequence[str], files=None, limits: Limits = Limits(), env=None) -> subprocess.Popen:
-        """A long-lived sandboxed process with binary stdin/stdout pipes (stderr merged).
+    def spawn(self, command: Sequence[str], files=None, limits: Limits = Limits(), env=None,
+              stderr=subprocess.STDOUT) -> subprocess.Popen:
+        """A long-lived sandboxed process with binary stdin/stdout pipes (stderr merged by default).
 
         CPU, memory, process and file limits hold; wall time is the caller's business.
-        Kill it with `proc.kill()`: the pid namespace takes every child with it.
+        Kill it with `proc.kill()`: the pid namespace takes every child with it, and the
+        run's cgroup goes when the process object does.
         """
         files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
         fds: list[int] = []
         try:
             argv = self._bwrap_args(limits, base_env(env), None) + self._stage_files(files, None, fds)
-            argv = self._prlimit_args(limits) + argv + ["--", *command]
-            return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            argv, cgroup = self._limited(argv + ["--", *command], limits)
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                     pass_fds=fds, start_new_session=True, bufsize=0)
         finally:
             for fd in fds:
                 os.close(fd)
+        if cgroup:
+            weakref.finalize(proc, cgroup.remove)
+        return proc
+
+    def _limited(self, argv: list[str], limits: Limits) -> tuple[list[str], RunCgroup | None]:
+        """argv under rlimits and, where cgroups are writable, in a fresh cgroup joined before exec."""
+        cgroup = RunCgroup.create(limits)
+        argv = self._prlimit_args(limits) + argv
+        if cgroup:
+            argv = ["/bin/sh", "-c", f'echo $$ > {cgroup.procs_files} && exec "$@"', "sh"] + argv
+        return argv, cgroup
 
     def _stage_files(self, files: Mapping[str, bytes], host_scratch: str | None, fds: list[int]) -> list[str]:
         args: list[str] = []
@@ -172,11 +186,7 @@ class BwrapSandbox(Sandbox):
         return args
 
     def _execute(self, argv: list[str], limits: Limits, stdin, fds: list[int]) -> RunResult:
-        cgroup = RunCgroup.create(limits)
-        if cgroup:  # the shell joins the cgroup before anything can fork, then becomes prlimit + bwrap
-            argv = ["/bin/sh", "-c", f'echo $$ > {cgroup.procs_files} && exec "$@"', "sh"] + self._prlimit_args(limits) + argv
-        else:
-            argv = self._prlimit_args(limits) + argv
+        argv, cgroup = self._limited(argv, limits)
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds, start_new_session=True)
@@ -200,9 +210,10 @@ class BwrapSandbox(Sandbox):
             cgroup.kill_all()
         out.join(5), err.join(5)
         oom = cgroup.oom_killed() if cgroup else False
-        if cgroup:
-            cgroup.remove()
         cpu = rusage.ru_utime + rusage.ru_stime
+        if cgroup:
+            cpu = cgroup.cpu_seconds() or cpu
+            cgroup.remove()
         wall_timeout = killed.is_set() and not (out.overflow or err.overflow)
         cpu_timeout = proc.returncode in (128 + signal.SIGXCPU, -signal.SIGXCPU) or (
             proc.returncode in (128 + signal.SIGKILL, -signal.SIGKILL) and cpu >= limits.cpu_s * 0.95)

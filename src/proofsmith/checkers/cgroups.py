@@ -73,7 +73,12 @@ class RunCgroup:
             _write(mem / "memory.limit_in_bytes", str(limits.memory_mb << 20))
             if (mem / "memory.memsw.limit_in_bytes").exists():
                 _write(mem / "memory.memsw.limit_in_bytes", str(limits.memory_mb << 20))
-            return cls([pids, mem], False)
+            dirs = [pids, mem]
+            if os.access(ROOT / "cpuacct", os.W_OK):  # CPU seconds of the whole tree
+                cpu = ROOT / "cpuacct" / GROUP / name
+                cpu.mkdir(parents=True)
+                dirs.append(cpu)
+            return cls(dirs, False)
         except OSError:
             return None
 
@@ -106,6 +111,20 @@ class RunCgroup:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of every process the run had, children included (None if unknown)."""
+        try:
+            if self.v2:
+                for line in (self.dirs[0] / "cpu.stat").read_text().splitlines():
+                    if line.startswith("usage_usec "):
+                        return int(line.split()[1]) / 1e6
+                return None
+            if len(self.dirs) > 2:
+                return int((self.dirs[2] / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError):
+            pass
+        return None
 
     def oom_killed(self) -> bool:
         try:

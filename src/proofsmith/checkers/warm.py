@@ -1,0 +1,281 @@
+"""Warm Python workers: a sandboxed interpreter forks one child per run, no exec.
+
+Starting a namespace sandbox and a Python interpreter costs tens of milliseconds;
+forking an interpreter that is already warm costs about one. Each worker is one
+bwrap sandbox (see bwrap.py: namespaces, read-only system, cgroup) running ZYGOTE,
+which for every request
+
+- makes a fresh run directory under /scratch and writes the run's files there,
+- forks a child with its own session, rlimits (address space, CPU, file size) and
+  pipes, which executes the run's script in-process,
+- reads its output with caps and its wall clock, reaps it (with its CPU time),
+- then kills every other process in the sandbox (`kill(-1)`: daemons die with the
+  run) and empties /scratch (but for itself) and /tmp: no run sees another's files.
+
+The child receives its stdin only after the fork, so nothing secret of a run is in
+the memory it inherits. The zygote is non-dumpable: a child without capabilities
+cannot trace it or read its memory. A worker that dies or hangs is replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Mapping
+
+from .sandbox import Limits, RunResult
+
+ZYGOTE = r'''
+import os, sys, json, struct, time, signal, selectors, resource, shutil, threading, ctypes
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+del ctypes
+MEMORY = ("MemoryError", "Cannot allocate memory", "Out of memory")
+IN, OUT = os.fdopen(0, "rb", buffering=0), 1
+
+def read_exact(n):
+    data = b""
+    while len(data) < n:
+        chunk = IN.read(n - len(data))
+        if not chunk:
+            os._exit(0)
+        data += chunk
+    return data
+
+def read_msg():
+    return read_exact(struct.unpack(">I", read_exact(4))[0])
+
+def send(obj):
+    data = json.dumps(obj).encode()
+    os.write(OUT, struct.pack(">I", len(data)) + data)
+
+def child(rundir, script, lim, pipes):
+    os.setsid()
+    for target, fd in zip((0, 1, 2), pipes):
+        os.dup2(fd, target)
+    os.closerange(3, 1 << 16)
+    os.chdir(rundir)
+    resource.setrlimit(resource.RLIMIT_AS, (lim["memory_mb"] << 20,) * 2)
+    cpu = max(1, int(lim["cpu_s"] + 0.999))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (lim["file_bytes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    sys.argv = [script]
+    try:
+        with open(script) as f:
+            code = compile(f.read(), script, "exec")
+        exec(code, {"__name__": "__main__", "__file__": os.path.join(rundir, script)})
+        status = 0
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        status = 1
+    try:
+        sys.stdout.flush(); sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+def run(req):
+    rundir = "/scratch/run-" + os.urandom(8).hex()
+    os.mkdir(rundir)
+    for name, b64 in req["files"].items():
+        path = os.path.join(rundir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(__import__("base64").b64decode(b64))
+    lim = req["limits"]
+    pin, pout, perr = os.pipe(), os.pipe(), os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        child(rundir, req["script"], lim, (pin[0], pout[1], perr[1]))
+    for fd in (pin[0], pout[1], perr[1]):
+        os.close(fd)
+    stdin = read_msg()  # the run's input arrives only now: the child never had it in memory
+    threading.Thread(target=feed, args=(pin[1], stdin), daemon=True).start()
+    cap, bufs, killed, overflow = lim["output_bytes"], {pout[0]: [], perr[0]: []}, False, False
+    sizes = {pout[0]: 0, perr[0]: 0}
+    sel = selectors.DefaultSelector()
+    for fd in bufs:
+        sel.register(fd, selectors.EVENT_READ)
+    deadline = start + lim["wall_s"]
+    while sel.get_map():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            killed = True
+            break
+        for key, _ in sel.select(min(left, 0.5)):
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                sel.unregister(key.fd)
+                continue
+            if sizes[key.fd] < cap:
+                bufs[key.fd].append(chunk[: cap - sizes[key.fd]])
+            sizes[key.fd] += len(chunk)
+            if sizes[key.fd] > cap:
+                overflow = killed = True
+        if killed:
+            break
+    while not killed:  # output closed; the child may still run
+        got, status, ru = os.wait4(pid, os.WNOHANG)
+        if got:
+            break
+        if time.monotonic() > deadline:
+            killed = True
+        time.sleep(0.0005)
+    if killed:
+        _, status, ru = kill_and_wait(pid)
+    wall = time.monotonic() - start
+    sweep()
+    sel.close()  # an epoll object left to the GC would close a reused fd in a later child
+    for fd in bufs:
+        os.close(fd)
+    rc = os.waitstatus_to_exitcode(status)
+    cpu = ru.ru_utime + ru.ru_stime
+    err = b"".join(bufs[perr[0]]).decode("utf-8", "replace")
+    cpu_out = rc in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= lim["cpu_s"] * 0.95
+    send({"returncode": None if killed else rc, "stdout": b"".join(bufs[pout[0]]).decode("utf-8", "replace"),
+          "stderr": err, "wall_s": wall, "cpu_s": cpu, "max_rss_kb": ru.ru_maxrss,
+          "timed_out": (killed and not overflow) or rc == -signal.SIGXCPU or cpu_out,
+          "memory_exceeded": rc != 0 and any(m in err[-4000:] for m in MEMORY), "output_truncated": overflow})
+
+def feed(fd, data):
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+def kill_and_wait(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return os.wait4(pid, 0)
+
+def sweep():
+    """Kill everything else in the sandbox (not us, not its init), reap, clean /tmp and /scratch."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+    for top in ("/tmp", "/scratch"):
+        for name in os.listdir(top):
+            path = os.path.join(top, name)
+            if path == "/scratch/zygote.py":
+                continue
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+
+send({"ready": True})
+while True:
+    run(json.loads(read_msg()))
+'''
+
+
+def _frame(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+@dataclass
+class _Worker:
+    proc: object  # subprocess.Popen of the sandboxed zygote
+
+    def request(self, header: dict, stdin: bytes, timeout: float) -> dict:
+        self.proc.stdin.write(_frame(json.dumps(header).encode()) + _frame(stdin))
+        box: dict = {}
+
+        def read() -> None:
+            size = self.proc.stdout.read(4)
+            if len(size) == 4:
+                box["reply"] = json.loads(_read_exact(self.proc.stdout, struct.unpack(">I", size)[0]))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if "reply" not in box:
+            raise RuntimeError("warm worker died or hung")
+        return box["reply"]
+
+
+def _read_exact(stream, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            raise RuntimeError("warm worker closed its pipe")
+        data += chunk
+    return data
+
+
+class WarmPython:
+    """A pool of warm sandboxed interpreters running Python scripts, one run at a time each.
+
+    `run(script, files, limits, stdin)` has the meaning of
+    `sandbox.run([python, "-I", "-S", script], files, limits, stdin)`.
+    """
+
+    def __init__(self, sandbox, size: int = 8, worker_limits: Limits | None = None, python: str = sys.executable):
+        self.sandbox, self.python = sandbox, python
+        self.worker_limits = worker_limits or Limits(wall_s=1e9, cpu_s=1e6, memory_mb=4096, processes=256,
+                                                     file_bytes=256 << 20, output_bytes=1 << 20)
+        self.idle: queue.Queue = queue.Queue()
+        self.size = size
+        self._lock = threading.Lock()
+        self._started = 0
+
+    def _spawn(self) -> _Worker:
+        proc = self.sandbox.spawn([self.python, "-I", "-S", "zygote.py"], files={"zygote.py": ZYGOTE},
+                                  limits=self.worker_limits, stderr=subprocess.DEVNULL)
+        size = proc.stdout.read(4)
+        if len(size) != 4:
+            raise RuntimeError("warm worker failed to start: " + proc.stdout.read().decode(errors="replace")[-500:])
+        _read_exact(proc.stdout, struct.unpack(">I", size)[0])
+        return _Worker(proc)
+
+    def _take(self) -> _Worker:
+        try:
+            return self.idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                if self._started < self.size:
+                    self._started += 1
+                    return self._spawn()
+            return self.idle.get()
+
+    def run(self, script: str, files: Mapping[str, str | bytes], limits: Limits, stdin: str | bytes = b"") -> RunResult:
+        header = {"script": script, "limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s,
+                                               "wall_s": limits.wall_s, "file_bytes": limits.file_bytes,
+                                               "output_bytes": limits.output_bytes},
+                  "files": {k: base64.b64encode(v.encode() if isinstance(v, str) else v).decode()
+                            for k, v in files.items()}}
+        worker = self._take()
+        try:
+            reply = worker.request(header, stdin.encode() if isinstance(stdin, str) else stdin, limits.wall_s + 10)
+        except (RuntimeError, OSError, ValueError) as exc:
+            worker.proc.kill()
+            worker.proc.wait()
+            with self._lock:
+                self._started -= 1
+            return RunResult(returncode=None, stdout="", stderr=f"sandbox worker lost: {exc}", wall_s=limits.wall_s)
+        self.idle.put(worker)
+        return RunResult(**reply)
+
+    def close(self) -> None:
+        while not self.idle.empty():
+            worker = self.idle.get_nowait()
+            worker.proc.kill()
+            worker.proc.wait()
