@@ -62,8 +62,11 @@ def refutation_fields(task: Task, candidate: Candidate, verdict: Verdict, sandbo
     """Differential testing against the reference: a passing sample that disagrees is refuted."""
     if not verdict.passed or task.kind != "python" or not task.reference:
         return {"refuted": False, "passed_after_refutation": verdict.passed}
-    from ..checkers.differential import refute_python
+    from ..checkers.differential import DifferentialUnavailable, refute_python
 
-    counterexample = refute_python(task, candidate, sandbox)
+    try:
+        counterexample = refute_python(task, candidate, sandbox)
+    except DifferentialUnavailable as exc:  # said, not silently counted as agreement
+        return {"refuted": False, "refutation": f"unavailable: {exc}", "passed_after_refutation": True}
     return {"refuted": counterexample is not None, "counterexample": counterexample,
             "passed_after_refutation": counterexample is None}
