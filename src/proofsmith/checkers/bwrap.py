@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,28 +23,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .cgroups import RunCgroup
-from .sandbox import SCRATCH, Limits, RunResult, Sandbox, base_env, check_relative, require_binary
-
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
-# /etc holds secrets (shadow, keys): only what programs need to start and resolve names.
-_ETC_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-              "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/openmpi",
-              "/etc/ocamlfind.conf", "/etc/ocamlfind.conf.d", "/etc/findlib.conf")
-_MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "Out of memory", "std::bad_alloc", "out of memory")
-
-
-def _interpreter_dirs() -> list[str]:
-    """Python installations outside /usr (pyenv, conda, venvs) are bound read-only too."""
-    dirs = []
-    for prefix in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}:
-        if not prefix.startswith("/usr"):
-            dirs.append(prefix)
-    return sorted(dirs)
-
-
-def is_executable_content(data: bytes) -> bool:
-    return data.startswith(b"\x7fELF") or data.startswith(b"#!")
-
+from .sandbox import (ETC_FILES, MEMORY_MARKERS, SCRATCH, SYSTEM_DIRS, Limits, RunResult, Sandbox, base_env,
+                      check_relative, interpreter_dirs, is_executable_content, require_binary)
 
 class _StreamReader(threading.Thread):
     """Reads a pipe into memory up to `cap` bytes; past it, flags and calls `on_overflow`."""
@@ -86,15 +65,15 @@ class BwrapSandbox(Sandbox):
                 "--hostname", "sandbox", "--clearenv"]
         if limits.network:
             args.append("--share-net")
-        for d in _SYSTEM_DIRS:
+        for d in SYSTEM_DIRS:
             if os.path.islink(d):
                 args += ["--symlink", os.readlink(d), d]
             elif os.path.isdir(d):
                 args += ["--ro-bind", d, d]
-        for p in _ETC_FILES:
+        for p in ETC_FILES:
             if os.path.exists(p):
                 args += ["--ro-bind", p, p]
-        for p in _interpreter_dirs() + list(self.ro_paths):
+        for p in interpreter_dirs() + list(self.ro_paths):
             if os.path.exists(p):
                 args += ["--ro-bind", p, p]
         args += ["--dev", "/dev", "--proc", "/proc"]
@@ -215,12 +194,12 @@ class BwrapSandbox(Sandbox):
             cpu = cgroup.cpu_seconds() or cpu
             cgroup.remove()
         wall_timeout = killed.is_set() and not (out.overflow or err.overflow)
-        cpu_timeout = proc.returncode in (128 + signal.SIGXCPU, -signal.SIGXCPU) or (
-            proc.returncode in (128 + signal.SIGKILL, -signal.SIGKILL) and cpu >= limits.cpu_s * 0.95)
+        rc = 128 - proc.returncode if proc.returncode < 0 else proc.returncode  # as the shell reports signals
+        cpu_timeout = rc == 128 + signal.SIGXCPU or (rc == 128 + signal.SIGKILL and cpu >= limits.cpu_s * 0.95)
         stderr = err.text()
-        memory = oom or (proc.returncode != 0 and any(m in stderr[-4000:] for m in _MEMORY_MARKERS))
+        memory = oom or (rc != 0 and any(m in stderr[-4000:] for m in MEMORY_MARKERS))
         return RunResult(
-            returncode=None if killed.is_set() else proc.returncode,
+            returncode=None if killed.is_set() else rc,
             stdout=out.text(), stderr=stderr, wall_s=wall, cpu_s=cpu, max_rss_kb=rusage.ru_maxrss,
             timed_out=wall_timeout or cpu_timeout, memory_exceeded=memory,
             output_truncated=out.overflow or err.overflow,

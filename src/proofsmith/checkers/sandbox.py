@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
@@ -35,7 +36,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class RunResult:
-    returncode: int | None  # None when killed by us; negative: killed by that signal
+    returncode: int | None  # None when killed by us; 128 + n when the program died of signal n
     stdout: str
     stderr: str
     wall_s: float
@@ -52,6 +53,28 @@ class RunResult:
 
     def resources(self) -> dict:
         return {"wall_s": round(self.wall_s, 4), "cpu_s": round(self.cpu_s, 4), "max_rss_kb": self.max_rss_kb}
+
+
+# What every backend shows a run of the host, read-only.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+# /etc holds secrets (shadow, keys): only what programs need to start and resolve names.
+ETC_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+              "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/openmpi",
+              "/etc/ocamlfind.conf", "/etc/ocamlfind.conf.d", "/etc/findlib.conf")
+MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "Out of memory", "std::bad_alloc", "out of memory")
+
+
+def interpreter_dirs() -> list[str]:
+    """Python installations outside /usr (pyenv, conda, venvs) are bound read-only too."""
+    dirs = []
+    for prefix in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}:
+        if not prefix.startswith("/usr"):
+            dirs.append(prefix)
+    return sorted(dirs)
+
+
+def is_executable_content(data: bytes) -> bool:
+    return data.startswith(b"\x7fELF") or data.startswith(b"#!")
 
 
 class SandboxUnavailable(ProofsmithError):

@@ -138,12 +138,13 @@ def run(req):
     for fd in bufs:
         os.close(fd)
     rc = os.waitstatus_to_exitcode(status)
+    rc = 128 - rc if rc < 0 else rc  # as bwrap and the shell report a death by signal
     cpu = ru.ru_utime + ru.ru_stime
     err = b"".join(bufs[perr[0]]).decode("utf-8", "replace")
-    cpu_out = rc in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= lim["cpu_s"] * 0.95
+    cpu_out = rc in (128 + signal.SIGXCPU, 128 + signal.SIGKILL) and cpu >= lim["cpu_s"] * 0.95
     send({"returncode": None if killed else rc, "stdout": b"".join(bufs[pout[0]]).decode("utf-8", "replace"),
           "stderr": err, "wall_s": wall, "cpu_s": cpu, "max_rss_kb": ru.ru_maxrss,
-          "timed_out": (killed and not overflow) or rc == -signal.SIGXCPU or cpu_out,
+          "timed_out": (killed and not overflow) or rc == 128 + signal.SIGXCPU or cpu_out,
           "memory_exceeded": rc != 0 and any(m in err[-4000:] for m in MEMORY), "output_truncated": overflow})
 
 def feed(fd, data):
