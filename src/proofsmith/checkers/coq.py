@@ -113,13 +113,10 @@ class CoqChecker:
         head = (task.context.rstrip() + "\n" if task.context.strip() else "") + statement.strip() + "\n"
         source = head + proof + f"\nCheck {MODULE}.{name}.\nPrint Assumptions {MODULE}.{name}.\n"
         run = self._coqc(source, task)
+        limited = run.limit_verdict("coqc")
+        if limited:
+            return limited
         res = run.resources()
-        if run.timed_out:
-            return Verdict("timeout", f"coqc exceeded the time limit ({run.wall_s:.1f}s)", run.wall_s, res)
-        if run.memory_exceeded:
-            return Verdict("memory", "coqc exceeded the memory limit", run.wall_s, res)
-        if run.output_truncated:
-            return Verdict("failed", "output limit exceeded", run.wall_s, res)
         if run.returncode != 0:
             message, line = first_error(run.stdout + run.stderr, head.count("\n"))
             return Verdict("failed", message, run.wall_s, res, details={"error_line": line})

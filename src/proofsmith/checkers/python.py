@@ -100,13 +100,10 @@ class PythonChecker:
 
 
 def verdict_from_run(run: RunResult, nonce: str) -> Verdict:
+    limited = run.limit_verdict()
+    if limited:
+        return limited
     res = run.resources()
-    if run.timed_out:
-        return Verdict("timeout", f"time limit exceeded after {run.wall_s:.1f}s", run.wall_s, res)
-    if run.memory_exceeded:
-        return Verdict("memory", "memory limit exceeded", run.wall_s, res)
-    if run.output_truncated:
-        return Verdict("failed", "output limit exceeded", run.wall_s, res)
     done = f"PROOFSMITH-DONE {nonce}"
     if run.returncode == 0 and run.stdout.rstrip().endswith(done):
         return Verdict("passed", "passed", run.wall_s, res)

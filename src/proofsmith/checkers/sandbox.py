@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
-from ..core import ProofsmithError
+from ..core import ProofsmithError, Verdict
 
 SCRATCH = "/scratch"
 
@@ -53,6 +53,17 @@ class RunResult:
 
     def resources(self) -> dict:
         return {"wall_s": round(self.wall_s, 4), "cpu_s": round(self.cpu_s, 4), "max_rss_kb": self.max_rss_kb}
+
+    def limit_verdict(self, what: str = "the program") -> Verdict | None:
+        """The verdict when a limit stopped the run, else None."""
+        res = self.resources()
+        if self.timed_out:
+            return Verdict("timeout", f"{what} exceeded the time limit ({self.wall_s:.1f}s)", self.wall_s, res)
+        if self.memory_exceeded:
+            return Verdict("memory", f"{what} exceeded the memory limit", self.wall_s, res)
+        if self.output_truncated:
+            return Verdict("failed", f"{what} exceeded the output limit", self.wall_s, res)
+        return None
 
 
 # What every backend shows a run of the host, read-only.
