@@ -1,0 +1,35 @@
+"""`proofsmith demo`: the main job end to end on embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        out: Path = typer.Option(None, "--out", help="Report directory (default: the cache's demo/run)."),
+        expansions: int = typer.Option(4, "--expansions", help="Search budget: states expanded per theorem."),
+        timeout: float = typer.Option(30.0, "--timeout", help="Search budget: wall seconds per theorem."),
+        method: str = typer.Option("beam", "--method", help="Tactic decoding: beam, diverse, sample."),
+        num: int = typer.Option(8, "--num", help="Tactics per expansion."),
+        retrieval: bool = typer.Option(False, "--retrieval/--no-retrieval", help="Add retrieved premises to the prompt."),
+        baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run the automation baseline."),
+        limit: int = typer.Option(None, "--limit", help="Only the first N test theorems."),
+        threads: int = typer.Option(1, "--threads", help="Torch threads."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Build (or reuse) a small stdlib corpus, prove its test theorems with the default model, report."""
+        from ..paths import cache_dir
+        from ..provers.demo import report_text, run_demo
+        from ..provers.generator import DecodingConfig
+        from ..provers.runner import ProverConfig
+
+        out = out or cache_dir("demo", "run")
+        config = ProverConfig(mode="search", decoding=DecodingConfig(method=method, num=num), max_expansions=expansions,
+                              timeout_s=timeout, threads=threads)
+        report = run_demo(out, config, retrieval=retrieval, baseline=baseline, limit=limit, progress=not quiet)
+        print(report_text(report))
+        typer.echo(f"\nreport -> {out / 'report.json'}  (result lines: {out}/*.jsonl)", err=True)

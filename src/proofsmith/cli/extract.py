@@ -1,0 +1,39 @@
+"""`proofsmith extract coq SRC... --out DIR` (other systems add their commands to `extract_app`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+extract_app = typer.Typer(help="Extract records with provenance from sources (coq, ...).", no_args_is_help=True)
+
+
+@extract_app.command("coq")
+def extract_coq(
+    sources: list[str] = typer.Argument(..., help="Directories of .v files (a project, the stdlib, a libcoq-* package)."),
+    out: str = typer.Option(..., "--out", help="Output directory (resumes when it exists)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Files traced in parallel."),
+    ray: str | None = typer.Option(None, "--ray", help="Run the per-file steps on a Ray cluster (ADDR or 'local')."),
+    name: str | None = typer.Option(None, "--name", help="Logical name bound to SRC with -R (default: _CoqProject, else the directory name)."),
+    verify: bool = typer.Option(False, "--verify", help="Re-check every extracted proof with the Coq checker in the sandbox."),
+    file_timeout: float = typer.Option(600.0, "--file-timeout", help="Seconds per file."),
+    call_timeout: float = typer.Option(60.0, "--call-timeout", help="Seconds per sentence."),
+    memory_mb: int = typer.Option(4096, "--memory-mb", help="Address-space limit of each coqidetop."),
+    max_bytes: int = typer.Option(2 << 20, "--max-bytes", help="Larger files are refused as 'enormous'."),
+    no_premises: bool = typer.Option(False, "--no-premises", help="Skip resolving the premises of each tactic."),
+) -> None:
+    """Trace every proof of Coq sources (goals before/after each tactic, premises) into a HF dataset."""
+    from ..extract.coq import ExtractOptions
+    from ..extract.coq_run import extract_libraries
+
+    options = ExtractOptions(file_timeout_s=file_timeout, call_timeout_s=call_timeout, memory_mb=memory_mb,
+                             max_bytes=max_bytes, premises=not no_premises)
+    summary = extract_libraries(sources, out, jobs=jobs, ray_address=ray, name=name, options=options, verify=verify,
+                                progress=True, command="proofsmith " + " ".join(sys.argv[1:]))
+    print(json.dumps(summary, sort_keys=True))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(extract_app, name="extract")

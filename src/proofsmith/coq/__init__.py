@@ -1,0 +1,6 @@
+"""Talking to Coq: the coqidetop XML protocol client, the sentence splitter, goal states."""
+
+from .goals import Goal, Goals, Hypothesis
+from .idetop import CoqDied, CoqError, CoqIdeTop, CoqTimeout
+
+__all__ = ["CoqDied", "CoqError", "CoqIdeTop", "CoqTimeout", "Goal", "Goals", "Hypothesis"]

@@ -1,0 +1,195 @@
+"""Save, describe and publish a Hugging Face dataset made of several configs. Generic:
+any corpus (Coq traces, LintSeq, UnitCoder...) goes through the same four calls::
+
+    from proofsmith.datasets.hub import Card, save_dataset, dataset_info, publish
+
+    card = Card(pretty_name="My corpus", license="MIT", description="...", command="proofsmith ...",
+                versions={"coq": "8.16.1"}, sources="...", task_categories=["text-generation"])
+    save_dataset(out_dir, {"default": DatasetDict(train=ds)}, card, default="default")
+    dataset_info(out_dir)            # {config: {split: rows}} from the Parquet metadata
+    publish(out_dir, "org/name", private=False, dry_run=True)   # what would be uploaded
+
+On disk: ``data/<config>/<split>-00000-of-00001.parquet`` and a ``README.md`` whose
+YAML header (license, task categories, size category, configs and splits) is what the
+Hub and ``datasets.load_dataset(out_dir[, config])`` read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core import ProofsmithError
+
+# SPDX id -> the Hub's license key (the Hub has its own short list; the rest is "other").
+_HUB_LICENSES = {
+    "MIT": "mit", "Apache-2.0": "apache-2.0", "BSD-2-Clause": "bsd-2-clause", "BSD-3-Clause": "bsd-3-clause",
+    "LGPL-2.1-only": "lgpl-2.1", "LGPL-2.1-or-later": "lgpl-2.1", "LGPL-3.0-only": "lgpl-3.0",
+    "LGPL-3.0-or-later": "lgpl-3.0", "GPL-2.0-only": "gpl-2.0", "GPL-2.0-or-later": "gpl-2.0",
+    "GPL-3.0-only": "gpl-3.0", "GPL-3.0-or-later": "gpl-3.0", "MPL-2.0": "mpl-2.0", "CC-BY-4.0": "cc-by-4.0",
+    "CECILL-B": "cecill-b", "CECILL-C": "cecill-c", "CECILL-2.1": "cecill-2.1",
+}
+
+
+@dataclass
+class Card:
+    pretty_name: str
+    license: str  # SPDX id (or several joined by " AND ")
+    description: str
+    command: str = ""  # the exact command that built it
+    versions: Mapping[str, str] = field(default_factory=dict)
+    sources: str = ""  # markdown: where the data came from
+    schema: str = ""  # markdown: what the columns mean
+    how_built: str = ""
+    task_categories: list[str] = field(default_factory=lambda: ["text-generation"])
+    tags: list[str] = field(default_factory=list)
+    language: list[str] = field(default_factory=lambda: ["en"])
+    extra_statistics: Mapping[str, Any] = field(default_factory=dict)
+
+
+def hub_license(spdx: str) -> str:
+    ids = {s.strip() for s in spdx.replace(" OR ", " AND ").split(" AND ") if s.strip()}
+    keys = {_HUB_LICENSES.get(i, "other") for i in ids}
+    return keys.pop() if len(keys) == 1 else "other"
+
+
+def size_category(n: int) -> str:
+    for bound, name in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]:
+        if n < bound:
+            return name
+    return "n>10M"
+
+
+def save_dataset(out_dir: str | os.PathLike, configs: Mapping[str, Any], card: Card, default: str | None = None) -> Path:
+    """Write every config's splits as Parquet under out_dir/data and the card README.md."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    out = Path(out_dir)
+    data = out / "data"
+    tmp = out / "data.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for config, dsd in configs.items():
+        for split, ds in dsd.items():
+            path = tmp / config / f"{split}-00000-of-00001.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ds.to_parquet(str(path))
+    shutil.rmtree(data, ignore_errors=True)
+    tmp.rename(data)  # readers see the old data or the new, never half
+    counts = {c: {s: len(ds) for s, ds in dsd.items()} for c, dsd in configs.items()}
+    _atomic_write(out / "README.md", dataset_card(counts, card, default or next(iter(configs))))
+    return out
+
+
+def dataset_card(counts: Mapping[str, Mapping[str, int]], card: Card, default: str) -> str:
+    """README.md: the Hub's YAML header, then sources, statistics, schema, build, loading."""
+    largest = max((sum(s.values()) for s in counts.values()), default=0)
+    yaml = ["---", f"license: {hub_license(card.license)}", f"pretty_name: {card.pretty_name}",
+            "language:", *(f"- {lang}" for lang in card.language),
+            "task_categories:", *(f"- {t}" for t in card.task_categories),
+            "tags:", *(f"- {t}" for t in (card.tags or ["proofsmith"])),
+            "size_categories:", f"- {size_category(largest)}", "configs:"]
+    for config, splits in counts.items():
+        yaml.append(f"- config_name: {config}")
+        if config == default:
+            yaml.append("  default: true")
+        yaml.append("  data_files:")
+        for split in splits:
+            yaml += [f"  - split: {split}", f"    path: data/{config}/{split}-*.parquet"]
+    yaml.append("---")
+    stats = ["| config | split | rows |", "|---|---|---:|"]
+    stats += [f"| {c} | {s} | {n} |" for c, splits in counts.items() for s, n in splits.items()]
+    stats += [f"\n- {k}: {v}" for k, v in card.extra_statistics.items()]
+    versions = "\n".join(f"- {k}: {v}" for k, v in card.versions.items())
+    body = f"""
+# {card.pretty_name}
+
+{card.description}
+
+License of the data: `{card.license}` (SPDX).
+
+## Sources
+
+{card.sources}
+
+## Statistics
+
+{chr(10).join(stats)}
+
+## Schema
+
+{card.schema}
+
+## How it was built
+
+{card.how_built}
+
+```
+{card.command}
+```
+
+Versions:
+{versions}
+
+## How to load it
+
+```python
+from datasets import load_dataset
+ds = load_dataset("PATH_OR_REPO", "{default}")   # configs: {", ".join(counts)}
+```
+"""
+    return "\n".join(yaml) + "\n" + body
+
+
+def dataset_info(out_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
+    """{config: {split: rows}} read from the Parquet footers (no data loaded)."""
+    import pyarrow.parquet as pq
+
+    data = Path(out_dir) / "data"
+    if not data.is_dir():
+        raise ProofsmithError(f"{out_dir}: no data/ directory (not a dataset saved by proofsmith)")
+    info: dict[str, dict[str, int]] = {}
+    for f in sorted(data.glob("*/*.parquet")):
+        split = f.name.split("-", 1)[0]
+        info.setdefault(f.parent.name, {}).setdefault(split, 0)
+        info[f.parent.name][split] += pq.ParquetFile(f).metadata.num_rows
+    return info
+
+
+def publish(out_dir: str | os.PathLike, repo: str, private: bool = False, dry_run: bool = False,
+            token: str | None = None) -> list[tuple[str, int]]:
+    """Upload README.md and data/ to the Hub dataset repo; returns (path, bytes) uploaded."""
+    out = Path(out_dir)
+    if not (out / "README.md").is_file() or not (out / "data").is_dir():
+        raise ProofsmithError(f"{out_dir}: not a saved dataset (README.md and data/ needed)")
+    if "/" not in repo:
+        raise ProofsmithError(f"--repo must be ORG/NAME, got {repo!r}")
+    files = [(str(p.relative_to(out)), p.stat().st_size) for p in [out / "README.md", *sorted((out / "data").rglob("*.parquet"))]]
+    if dry_run:
+        return files
+    from huggingface_hub import HfApi, get_token
+
+    token = token or os.environ.get("HF_TOKEN") or get_token()
+    if not token:
+        raise ProofsmithError("no Hugging Face token: set HF_TOKEN or run `huggingface-cli login`")
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+        raise ProofsmithError("HF_HUB_OFFLINE is set: cannot publish without network")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(out), repo_id=repo, repo_type="dataset",
+                          allow_patterns=["README.md", "data/**"], commit_message="proofsmith dataset publish")
+    except Exception as exc:  # network, auth, permissions: one line for the user
+        raise ProofsmithError(f"publishing to {repo} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    return files
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

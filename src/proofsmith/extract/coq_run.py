@@ -1,0 +1,182 @@
+"""`proofsmith extract coq`: run `extract_file` over libraries, resumably, then build the dataset.
+
+Each file's result is written whole and atomically to ``OUT/raw/files/<key>.json``:
+a file is done exactly when its result exists, so a killed run resumes with the files
+left (none done twice, none lost). The merged tables (``OUT/raw/*.jsonl``) and the
+dataset (``OUT/data``, ``OUT/README.md``) are rebuilt from those results at the end.
+The executor is a thread pool (each step mostly waits on its own coqidetop) or Ray.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..core import ProofsmithError
+from .coq import ExtractOptions, FileJob, extract_file
+from .coq_project import CoqLibrary, coq_version, ensure_built, find_library
+
+
+def result_path(out: Path, job: FileJob) -> Path:
+    key = f"{job.library.name}/{job.path.relative_to(job.library.root)}"
+    return out / "raw" / "files" / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def _run_local(jobs: list[FileJob], workers: int) -> Iterable[tuple[FileJob, dict]]:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        futures = {pool.submit(extract_file, job): job for job in jobs}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def _run_ray(jobs: list[FileJob], address: str) -> Iterable[tuple[FileJob, dict]]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ProofsmithError("--ray needs ray: pip install 'proofsmith[ray]'") from exc
+    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, include_dashboard=False)
+    remote = ray.remote(extract_file)
+    pending = {remote.remote(job): job for job in jobs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            yield pending.pop(ref), ray.get(ref)
+
+
+def extract_libraries(
+    sources: Sequence[str], out_dir: str, *, jobs: int = 2, ray_address: str | None = None, name: str | None = None,
+    options: ExtractOptions = ExtractOptions(), verify: bool = False, progress: bool = True,
+    on_result: Callable[[dict], None] | None = None, build: bool = True, command: str = "",
+) -> dict[str, Any]:
+    out = Path(out_dir)
+    (out / "raw" / "files").mkdir(parents=True, exist_ok=True)
+    libraries: list[CoqLibrary] = [ensure_built(find_library(src, name), jobs, options.file_timeout_s) for src in sources]
+    all_jobs = [FileJob(lib, f, options) for lib in libraries for f in lib.files()]
+    if not all_jobs:
+        raise ProofsmithError(f"no .v files under {', '.join(sources)}")
+    todo = [j for j in all_jobs if not result_path(out, j).is_file()]
+    t0 = time.monotonic()
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), unit="file", disable=not progress,
+               file=sys.stderr, desc="extract coq")
+    runner = _run_ray(todo, ray_address) if ray_address else _run_local(todo, jobs)
+    for job, result in runner:
+        write_atomic(result_path(out, job), json.dumps(result))
+        if on_result:
+            on_result(result)
+        bar.set_postfix_str(result["file"][-40:])
+        bar.update(1)
+    bar.close()
+    seconds = time.monotonic() - t0
+    merge(out, all_jobs)
+    if verify:
+        verify_tasks(out, progress=progress)
+        merge(out, all_jobs)  # again, with the verdicts
+    summary: dict[str, Any] = {"files": len(all_jobs), "files_this_run": len(todo), "seconds": round(seconds, 2)}
+    if build:
+        from ..datasets.coq import build_dataset
+
+        info = card_info(libraries, command)
+        write_atomic(out / "raw" / "card.json", json.dumps(info))
+        summary["dataset"] = build_dataset(out, info)
+    summary.update(merged_statistics(out))
+    return summary
+
+
+def merge(out: Path, jobs: list[FileJob]) -> None:
+    """Concatenate the per-file results into OUT/raw/{theorems,corpus,facts,tasks,errors}.jsonl."""
+    handles = {n: (out / "raw" / f"{n}.jsonl.tmp").open("w") for n in ("theorems", "corpus", "facts", "tasks", "errors")}
+    verdicts = _read_verdicts(out)
+    for job in sorted(jobs, key=lambda j: (j.library.name, str(j.path))):
+        path = result_path(out, job)
+        if not path.is_file():
+            continue
+        r = json.loads(path.read_text())
+        for t in r["theorems"]:
+            t["verified"] = verdicts.get(f"{r['project']}:{t['full_name']}", "")
+            handles["theorems"].write(json.dumps(t) + "\n")
+        for f in r["facts"]:
+            handles["facts"].write(json.dumps(f) + "\n")
+        for t in r["tasks"]:
+            t["meta"]["verified"] = verdicts.get(t["task_id"], "")
+            handles["tasks"].write(json.dumps(t) + "\n")
+        if r["corpus"]:
+            handles["corpus"].write(json.dumps({**r["corpus"], "project": r["project"]}) + "\n")
+        if r["error"]:
+            handles["errors"].write(json.dumps({"file": r["file"], "project": r["project"], **r["error"]}) + "\n")
+    for n, h in handles.items():
+        h.close()
+        (out / "raw" / f"{n}.jsonl.tmp").replace(out / "raw" / f"{n}.jsonl")
+
+
+def _read_verdicts(out: Path) -> dict[str, str]:
+    path = out / "raw" / "verify.jsonl"
+    if not path.is_file():
+        return {}
+    return {r["task_id"]: r["status"] for r in map(json.loads, path.read_text().splitlines()) if r}
+
+
+def verify_tasks(out: Path, progress: bool = True) -> None:
+    """Re-check each task's reference proof with the Coq checker; verdicts in raw/verify.jsonl."""
+    from tqdm import tqdm
+
+    from ..checkers.coq import CoqChecker
+    from ..core import Candidate, Provenance, Task
+
+    done = _read_verdicts(out)
+    tasks = [json.loads(line) for line in (out / "raw" / "tasks.jsonl").read_text().splitlines() if line]
+    checker = CoqChecker()
+    with (out / "raw" / "verify.jsonl").open("a") as log:
+        for t in tqdm([t for t in tasks if t["task_id"] not in done], disable=not progress, file=sys.stderr,
+                      desc="verify"):
+            task = Task(id=t["task_id"], kind="coq", statement=t["statement"], context=t["prelude"],
+                        reference=t["reference"], provenance=Provenance.from_dict(t["provenance"]), meta=t["meta"])
+            verdict = checker.check(task, Candidate(task_id=task.id, text=t["reference"]))
+            log.write(json.dumps({"task_id": task.id, "status": verdict.status, "message": verdict.message[:500]}) + "\n")
+            log.flush()
+
+
+def merged_statistics(out: Path) -> dict[str, Any]:
+    from ..datasets.coq import RAW_FILES, corpus_statistics, read_jsonl
+
+    return corpus_statistics({n: list(read_jsonl(out / "raw" / f"{n}.jsonl")) for n in RAW_FILES})
+
+
+def card_info(libraries: list[CoqLibrary], command: str) -> dict[str, Any]:
+    licenses = sorted({lib.license for lib in libraries if lib.license}) or ["other"]
+    sources = "\n".join(f"- `{lib.name}` {lib.version} ({lib.license or 'license unknown'}), from `{lib.root.name}`"
+                        for lib in libraries)
+    return {
+        "pretty_name": "Coq proofs with per-tactic proof states (" + ", ".join(lib.name for lib in libraries) + ")",
+        "license": " AND ".join(licenses),
+        "description": "Every proof of the sources traced through the real Coq (coqidetop's XML protocol): "
+                       "statements, proof scripts, the goals before and after each tactic, the premises each "
+                       "tactic names, a premises corpus and a facts table, with provenance on every record.",
+        "sources": sources,
+        "schema": "See docs/coq-corpus.md in proofsmith. `traced_tactics[].state_before/state_after` are the goals "
+                  "as coqtop prints them; `goals_before/goals_after` the same, structured; `premises` are the "
+                  "constants a tactic names, with full name, defining module, file and position.",
+        "how_built": "Traced with `proofsmith extract coq`.",
+        "command": command,
+        "versions": {"coq": coq_version(), **{lib.name: lib.version for lib in libraries}},
+        "task_categories": ["text-generation"],
+        "tags": ["coq", "theorem-proving", "formal-methods", "proofsmith"],
+    }

@@ -1,0 +1,403 @@
+"""The decoding engine every generation in proofsmith goes through.
+
+One KV-cached loop over plain tensors (gpt-fast style), with optional speculative
+drafts that never change what is generated:
+
+    generate(model, prompts, max_new_tokens, temperature=0, top_p=1, draft=None)
+
+Each step feeds the pending token (the last one emitted, not yet in the cache) and a
+*tree* of drafted tokens through the target in one forward pass. A draft chain is a
+tree whose every node has one child; no draft is a tree of just the root. The 4D
+attention mask lets each node see its row's cache and its own ancestors; explicit
+position ids put each node at the depth it would have in a plain decode.
+
+Verification walks the tree from the root. At node v the target's next token is
+    greedy:   y = argmax p_v
+    sampling: y ~ p_v  (p_v warped by temperature and top-p)
+and the walk goes on to v's child labelled y if there is one. Otherwise y is emitted
+and the step ends. This is exact: every emitted token is the target's own choice
+given exactly the tokens before it ("deterministic drafts: sample from p, accept on
+equality"). A draft model that samples its tokens from q instead uses the
+Leviathan/Chen rule: accept x with probability min(1, p(x)/q(x)), on rejection draw
+from norm(max(0, p - q)), a bonus token from p when every draft token is accepted.
+
+After verification the cache keeps, per row, the root and the accepted nodes (moved
+left into order) and drops the rest; rows that accepted fewer tokens than their
+neighbours leave masked holes, so batch rows advance independently.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import torch
+
+from ..core import ProofsmithError
+
+# -------------------------------------------------------------------------- drafts API
+
+
+@dataclass
+class Proposal:
+    """A draft tree for one row: node i holds `tokens[i]` and hangs under `parents[i]`.
+
+    Parent -1 is the root (the pending token). Parents come before children. `q`, when
+    given, is the draft distribution each token was sampled from (a chain only,
+    shape (len(tokens), vocab)): verification then uses the Leviathan/Chen rule.
+    """
+
+    tokens: list[int] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    q: torch.Tensor | None = None
+
+    @classmethod
+    def chain(cls, tokens: Sequence[int], q: torch.Tensor | None = None) -> Proposal:
+        return cls(list(tokens), list(range(-1, len(tokens) - 1)), q)
+
+
+class DraftSource(Protocol):
+    """Where drafts come from (see provers/drafts.py)."""
+
+    name: str
+
+    def propose(self, rows: list[int], contexts: list[list[int]], budgets: list[int], warp: Warp) -> list[Proposal]:
+        """One proposal per active row: `rows[i]` is its index in the call's batch,
+        `contexts[i]` its prompt + output so far; at most `budgets[i]` nodes."""
+        ...
+
+    def observe(self, row: int, context: list[int], finished: bool) -> None:
+        """The row's context after a step (drafts that learn from output use it)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Warp:
+    """The sampling distribution: temperature 0 means greedy (argmax)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0
+
+    def probs(self, logits: torch.Tensor) -> torch.Tensor:
+        """softmax(logits / T) restricted to the top-p nucleus, renormalised; fp32; NaN-safe."""
+        logits = torch.nan_to_num(logits.float(), nan=-math.inf)
+        probs = torch.softmax(logits / max(self.temperature, 1e-6), dim=-1)
+        if self.top_p < 1.0:
+            sorted_p, order = probs.sort(dim=-1, descending=True)
+            # keep the smallest prefix whose mass reaches top_p (the first token always stays)
+            drop = (sorted_p.cumsum(-1) - sorted_p) >= self.top_p
+            sorted_p = sorted_p.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+            probs = probs / probs.sum(-1, keepdim=True)
+        return _safe(probs)
+
+
+
+def _safe(probs: torch.Tensor) -> torch.Tensor:
+    """Rows that are NaN or all zero (0/0) become uniform rather than poisoning sampling."""
+    bad = ~torch.isfinite(probs).all(-1, keepdim=True) | (probs.sum(-1, keepdim=True) <= 0)
+    if bad.any():
+        probs = torch.where(bad, torch.full_like(probs, 1.0 / probs.shape[-1]), torch.nan_to_num(probs, nan=0.0))
+    return probs
+
+
+# -------------------------------------------------------------------------- results
+
+
+@dataclass
+class DecodeStats:
+    steps: int = 0  # target forward passes after the prefill
+    drafted: int = 0  # draft nodes verified
+    accepted: int = 0  # draft tokens accepted
+    emitted: int = 0  # new tokens returned
+    seconds: float = 0.0
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+    @property
+    def tokens_per_step(self) -> float:
+        return self.emitted / self.steps if self.steps else 0.0
+
+
+@dataclass
+class Generation:
+    """`tokens[b]`: the new tokens of row b (an EOS included); `logprobs[b]`: log p(token)
+    under the target's unwarped distribution (temperature 1, no top-p), as search
+    priorities use."""
+
+    tokens: list[list[int]]
+    logprobs: list[list[float]]
+    stats: DecodeStats
+
+
+# -------------------------------------------------------------------------- cache
+
+
+class _Cache:
+    """An HF DynamicCache plus, per row, which cache columns hold real tokens."""
+
+    def __init__(self, model, batch: int, device: torch.device):
+        from transformers import DynamicCache
+
+        self.hf = DynamicCache()
+        self.kwarg = _cache_kwarg(model)  # "cache" in transformers 5, "past_key_values" before
+        self.valid = torch.zeros(batch, 0, dtype=torch.bool, device=device)
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)  # real tokens per row
+
+    def keep(self, width: int, keep: torch.Tensor, counts: torch.Tensor) -> None:
+        """Of the last `width` columns, row b keeps columns keep[b, :counts[b]] in that order."""
+        old = self.valid.shape[1] - width
+        kmax = int(counts.max())
+        identity = bool((keep[:, :kmax] == torch.arange(kmax, device=keep.device)).all())
+        for layer in self.hf.layers:
+            for name in ("keys", "values"):
+                t = getattr(layer, name)
+                if identity:  # every row kept a prefix: a plain crop (the common batch-1 chain case)
+                    t = t[..., : old + kmax, :]
+                else:
+                    idx = keep[:, None, :kmax, None].expand(t.shape[0], t.shape[1], kmax, t.shape[3])
+                    t = torch.cat([t[..., :old, :], t[..., old:, :].gather(2, idx)], dim=2)
+                setattr(layer, name, t)
+        kept = torch.arange(kmax, device=keep.device)[None, :] < counts[:, None]
+        self.valid = torch.cat([self.valid[:, :old], kept], dim=1)
+        self.lengths = self.lengths + counts
+
+    def select_rows(self, rows: torch.Tensor) -> None:
+        for layer in self.hf.layers:
+            layer.keys, layer.values = layer.keys[rows], layer.values[rows]
+        self.valid, self.lengths = self.valid[rows], self.lengths[rows]
+
+
+def _cache_kwarg(model) -> str:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _forward(model, cache: _Cache, tokens: torch.Tensor, depth: torch.Tensor, ancestors: torch.Tensor,
+             new_valid: torch.Tensor) -> torch.Tensor:
+    """Run `tokens` (B, N) through the model against the cache; returns logits (B, N, V).
+
+    `ancestors[b, i, j]`: node j is node i or one of its ancestors; `depth` their offsets
+    from each row's length; `new_valid` (B, N) the real (non-padding) nodes.
+    """
+    batch, n = tokens.shape
+    see_cache = cache.valid[:, None, :].expand(batch, n, cache.valid.shape[1])
+    allowed = torch.cat([see_cache, ancestors & new_valid[:, None, :]], dim=2)
+    dtype = next(model.parameters()).dtype
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=tokens.device)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    positions = cache.lengths[:, None] + depth
+    out = model(input_ids=tokens, attention_mask=mask[:, None], position_ids=positions,
+                use_cache=True, **{cache.kwarg: cache.hf})
+    cache.valid = torch.cat([cache.valid, new_valid], dim=1)
+    return out.logits
+
+
+# -------------------------------------------------------------------------- the loop
+
+
+class AdaptiveLength:
+    """Draft length from the recent acceptance rate alpha (an exponential average).
+
+    With k drafts a step yields 1 + sum_{i<=k} alpha^i tokens on average and costs
+    1 + width_penalty + verify_cost * k plain steps (on a CPU any second query row
+    costs a jump, `width_penalty`, then little per row). The budget is the k that
+    maximises yield / cost, or 0 (a plain step) when no k beats 1; every `probe_every`
+    plain steps a short probe refreshes alpha.
+    """
+
+    def __init__(self, max_tokens: int, width_penalty: float = 0.5, verify_cost: float = 0.03,
+                 start_rate: float = 0.7, decay: float = 0.5, probe_every: int = 6):
+        self.max_tokens, self.width_penalty, self.verify_cost = max_tokens, width_penalty, verify_cost
+        self.rate, self.decay, self.probe_every, self.idle = start_rate, decay, probe_every, 0
+
+    def budget(self) -> int:
+        best_k, best_ratio, gain = 0, 1.0, 0.0
+        for k in range(1, self.max_tokens + 1):
+            gain += self.rate**k
+            ratio = (1 + gain) / (1 + self.width_penalty + self.verify_cost * k)
+            if ratio > best_ratio:
+                best_k, best_ratio = k, ratio
+        if best_k == 0:
+            self.idle += 1
+            if self.idle >= self.probe_every:
+                self.idle, best_k = 0, min(4, self.max_tokens)
+        return best_k
+
+    def update(self, drafted_depth: int, accepted: int) -> None:
+        if drafted_depth:
+            self.rate = self.decay * self.rate + (1 - self.decay) * (accepted / drafted_depth)
+
+
+def _tree_tensors(proposals: list[Proposal], pending: list[int], pad: int, device) -> tuple:
+    """tokens, depth, ancestors, valid (B, 1+N) and per-row children maps of the trees."""
+    batch = len(proposals)
+    n = 1 + max((len(p.tokens) for p in proposals), default=0)
+    tokens = torch.full((batch, n), pad, dtype=torch.long)
+    depth = torch.zeros(batch, n, dtype=torch.long)
+    valid = torch.zeros(batch, n, dtype=torch.bool)
+    ancestors = torch.eye(n, dtype=torch.bool).repeat(batch, 1, 1)
+    children: list[list[dict[int, int]]] = []
+    for b, prop in enumerate(proposals):
+        tokens[b, 0], valid[b, 0] = pending[b], True
+        kids: list[dict[int, int]] = [dict() for _ in range(n)]
+        for j, (tok, parent) in enumerate(zip(prop.tokens, prop.parents)):
+            i, par = j + 1, parent + 1  # tree index: 0 is the root
+            tokens[b, i], valid[b, i], depth[b, i] = tok, True, depth[b, par] + 1
+            ancestors[b, i] |= ancestors[b, par]
+            kids[par].setdefault(tok, i)
+        children.append(kids)
+    return tokens.to(device), depth.to(device), ancestors.to(device), valid.to(device), children
+
+
+def _verify_row(choices: list[int], probs: torch.Tensor | None, prop: Proposal, kids: list[dict[int, int]],
+                generator) -> tuple[list[int], list[int], list[int]]:
+    """Walk one row's tree. `choices[i]` is the target's token after tree node i (argmax,
+    or an independent sample from p_i); `probs` (N, V) the warped p when sampling.
+    Returns (kept tree indices, emitted tokens, the node whose logits gave each token)."""
+    path, emitted, source = [0], [], []
+    if prop.q is not None and probs is not None:  # Leviathan/Chen rule on a chain sampled from q
+        for j, x in enumerate(prop.tokens):
+            p, q = probs[j], prop.q[j].to(probs.device, torch.float32)
+            if float(torch.rand((), generator=generator)) < min(1.0, float(p[x] / q[x].clamp_min(1e-20))):
+                path.append(j + 1)
+                emitted.append(x)
+                source.append(j)
+                continue
+            residual = (p - q).clamp_min(0)
+            residual = residual / residual.sum() if residual.sum() > 0 else p  # no 0/0 when p == q
+            emitted.append(int(torch.multinomial(residual, 1, generator=generator)))
+            source.append(j)
+            return path, emitted, source
+        node = len(prop.tokens)
+    else:  # deterministic drafts: follow the target's own choice while the tree has it
+        node = 0
+        while (child := kids[node].get(choices[node])) is not None:
+            path.append(child)
+            emitted.append(choices[node])
+            source.append(node)
+            node = child
+    emitted.append(choices[node])  # the target's own next token (a bonus one when all were accepted)
+    source.append(node)
+    return path, emitted, source
+
+
+@torch.no_grad()
+def generate(
+    model,
+    prompts: Sequence[Sequence[int]] | torch.Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    draft: DraftSource | None = None,
+    eos_token_id: int | Sequence[int] | None = None,
+    generator: torch.Generator | None = None,
+    max_draft_tokens: int = 16,
+    adaptive: bool = True,
+    pad_token_id: int = 0,
+) -> Generation:
+    """Generate up to `max_new_tokens` after each prompt (a list of token lists, or a
+    (B, T) tensor without padding). Greedy when temperature == 0; with a `draft` the
+    output is the same (greedy) or has the same distribution (sampling)."""
+    if isinstance(prompts, torch.Tensor):
+        prompts = prompts.tolist()
+    prompts = [list(map(int, p)) for p in prompts]
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise ProofsmithError("generate needs at least one non-empty prompt")
+    if max_new_tokens < 1:
+        raise ProofsmithError("max_new_tokens must be at least 1")
+    eos = set([eos_token_id] if isinstance(eos_token_id, int) else (eos_token_id or []))
+    warp = Warp(temperature, top_p)
+    device = next(model.parameters()).device
+    started = time.perf_counter()
+    stats = DecodeStats()
+    batch = len(prompts)
+
+    # prefill all but each prompt's last token (left padded); the last one is pending
+    width = max(len(p) for p in prompts)
+    padded = torch.tensor([[pad_token_id] * (width - len(p)) + p for p in prompts], device=device)
+    real = torch.tensor([[False] * (width - len(p)) + [True] * len(p) for p in prompts], device=device)
+    cache = _Cache(model, batch, device)
+    if width > 1:
+        depth = (real[:, :-1].long().cumsum(1) - 1).clamp_min(0)
+        causal = torch.ones(width - 1, width - 1, dtype=torch.bool, device=device).tril()
+        _forward(model, cache, padded[:, :-1], depth, causal.expand(batch, -1, -1), real[:, :-1])
+        cache.lengths += real[:, :-1].sum(1)
+
+    rows = list(range(batch))  # original row of each active cache row
+    contexts = [list(p) for p in prompts]
+    out_tokens: list[list[int]] = [[] for _ in prompts]
+    out_logprobs: list[list[float]] = [[] for _ in prompts]
+    penalty = 0.5 if device.type == "cpu" else 0.1  # measured: CPU GEMMs jump in cost past one row
+    lengths = [AdaptiveLength(max_draft_tokens, width_penalty=penalty) for _ in prompts]
+    while rows:
+        budgets = [min(lengths[r].budget() if adaptive else max_draft_tokens,
+                       max_new_tokens - len(out_tokens[r]) - 1) for r in rows]
+        if draft is not None and max(budgets) > 0:
+            proposals = draft.propose(list(rows), [contexts[r] for r in rows], budgets, warp)
+            proposals = [_clip(p, k) for p, k in zip(proposals, budgets)]
+        else:
+            proposals = [Proposal() for _ in rows]
+        tokens, depth, ancestors, valid, children = _tree_tensors(
+            proposals, [contexts[r][-1] for r in rows], pad_token_id, device)
+        logits = _forward(model, cache, tokens, depth, ancestors, valid)
+        stats.steps += 1
+        # one target choice per tree node, drawn independently; the walk reads those it visits
+        if warp.greedy:
+            probs, choices = None, logits.argmax(-1)
+        else:
+            probs = warp.probs(logits)
+            choices = torch.multinomial(probs.flatten(0, 1), 1, generator=generator).view(probs.shape[:2])
+        choices = choices.tolist()
+
+        keep = torch.zeros(len(rows), tokens.shape[1], dtype=torch.long)
+        counts = torch.zeros(len(rows), dtype=torch.long)
+        still = []
+        for i, r in enumerate(rows):
+            path, emitted, source = _verify_row(choices[i], None if probs is None else probs[i], proposals[i],
+                                                children[i], generator)
+            drafted_depth = int(depth[i].max())
+            lengths[r].update(drafted_depth, len(path) - 1)
+            stats.drafted += len(proposals[i].tokens)
+            stats.accepted += len(path) - 1
+            logp = logits[i, source].float().log_softmax(-1).gather(1, torch.tensor(emitted, device=device)[:, None])
+            done = False
+            for tok, lp in zip(emitted, logp[:, 0].tolist()):
+                out_tokens[r].append(tok)
+                out_logprobs[r].append(lp)
+                contexts[r].append(tok)
+                if tok in eos or len(out_tokens[r]) >= max_new_tokens:
+                    done = True
+                    break
+            if draft is not None:
+                draft.observe(r, contexts[r], done)
+            keep[i, : len(path)] = torch.tensor(path)
+            counts[i] = len(path)
+            if not done:
+                still.append(i)
+        cache.keep(tokens.shape[1], keep.to(device), counts.to(device))
+        if len(still) < len(rows):
+            cache.select_rows(torch.tensor(still, dtype=torch.long, device=device))
+            rows = [rows[i] for i in still]
+
+    stats.emitted = sum(len(t) for t in out_tokens)
+    stats.seconds = time.perf_counter() - started
+    return Generation(out_tokens, out_logprobs, stats)
+
+
+def _clip(prop: Proposal, budget: int) -> Proposal:
+    """At most `budget` nodes (parents precede children, so a prefix is still a tree)."""
+    if len(prop.tokens) <= budget:
+        return prop
+    q = prop.q[:budget] if prop.q is not None else None
+    return Proposal(prop.tokens[:budget], prop.parents[:budget], q)

