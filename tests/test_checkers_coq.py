@@ -87,3 +87,14 @@ def test_runaway_coq_hits_the_limits():
 
 def test_comment_and_string_stripping():
     assert "admit" not in strip_comments_and_strings('(* admit (* nested *) *) idtac "admit".')
+
+
+def test_project_library_from_load_paths_is_visible(checker, tmp_path):
+    import subprocess
+
+    (tmp_path / "Lib.v").write_text("Definition double (n : nat) := n + n.\n")
+    subprocess.run(["coqc", "-q", "-Q", str(tmp_path), "MyLib", str(tmp_path / "Lib.v")], check=True)
+    task = Task(id="p", kind="coq", context="From MyLib Require Import Lib.",
+                statement="Lemma double_2 : double 2 = 4.", meta={"coq_args": ["-Q", str(tmp_path), "MyLib"]})
+    v = check(checker, "reflexivity.", task)
+    assert v.passed, v.message

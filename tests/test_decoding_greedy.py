@@ -5,7 +5,7 @@ import torch
 
 from proofsmith.core import ProofsmithError
 from proofsmith.provers.decoding import generate
-from proofsmith.provers.drafts import DraftModel, NgramPool, PromptLookup, early_exit
+from proofsmith.provers.drafts import Combined, DraftModel, NgramPool, PromptLookup, early_exit
 
 
 def tiny_llama(seed: int, vocab: int = 48, layers: int = 3, scale: float = 6.0):
@@ -79,10 +79,12 @@ def drafts(target):
         "ngram_pool": NgramPool(key_len=2, branch_len=6),
         "draft_model": DraftModel(noisy_copy(target, 0.3)),
         "early_exit": early_exit(target, layers=1),
+        "combined": Combined(PromptLookup(branches=4), NgramPool(key_len=2, branch_len=6), DraftModel(noisy_copy(target, 0.3))),
     }
 
 
-@pytest.mark.parametrize("name", ["none", "prompt_lookup", "lookup_tree", "ngram_pool", "draft_model", "early_exit"])
+@pytest.mark.parametrize("name", ["none", "prompt_lookup", "lookup_tree", "ngram_pool", "draft_model", "early_exit",
+                                  "combined"])
 def test_greedy_identical_to_plain(target, references, name):
     source = None if name == "none" else drafts(target)[name]
     drafted = accepted = 0
@@ -106,7 +108,7 @@ def test_logprobs_match_a_full_forward(target):
     assert out.logprobs[0] == pytest.approx(expected, abs=1e-4)
 
 
-@pytest.mark.parametrize("name", ["none", "lookup_tree", "draft_model"])
+@pytest.mark.parametrize("name", ["none", "lookup_tree", "draft_model", "combined"])
 def test_batch_rows_equal_single_rows(target, name):
     source = None if name == "none" else drafts(target)[name]
     single = [generate(target, [p], 20, draft=source).tokens[0] for p in PROMPTS]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from proofsmith.provers.decoding import Warp, generate
-from proofsmith.provers.drafts import DraftModel, PromptLookup
+from proofsmith.provers.drafts import Combined, DraftModel, NgramPool, PromptLookup
 
 from test_decoding_greedy import noisy_copy, tiny_llama
 
@@ -52,8 +52,9 @@ def chi_square_p(counts: torch.Tensor, probs: torch.Tensor) -> float:
 
 def sample_counts(model, warp: Warp, draft, seed: int, samples: int = SAMPLES) -> tuple[torch.Tensor, object]:
     gen = torch.Generator().manual_seed(seed)
+    # drafting forced on for every row (the adaptive budget would switch it off for a batch this wide)
     out = generate(model, [PROMPT] * samples, 2, temperature=warp.temperature, top_p=warp.top_p, draft=draft,
-                   generator=gen)
+                   generator=gen, adaptive=False, max_draft_tokens=2, max_step_tokens=10**6)
     pairs = torch.tensor(out.tokens)
     vocab = model.config.vocab_size
     counts = torch.bincount(pairs[:, 0] * vocab + pairs[:, 1], minlength=vocab * vocab).reshape(vocab, vocab)
@@ -61,10 +62,11 @@ def sample_counts(model, warp: Warp, draft, seed: int, samples: int = SAMPLES) -
 
 
 @pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (0.7, 0.9)])
-@pytest.mark.parametrize("source", ["plain", "prompt_lookup", "lookup_tree", "draft_model"])
+@pytest.mark.parametrize("source", ["plain", "prompt_lookup", "lookup_tree", "combined", "draft_model"])
 def test_sampling_distribution_matches_the_target(model, source, temperature, top_p):
     warp = Warp(temperature, top_p)
     draft = {"plain": None, "prompt_lookup": PromptLookup(), "lookup_tree": PromptLookup(branches=3),
+             "combined": Combined(PromptLookup(branches=3), NgramPool(key_len=2, branch_len=4)),
              "draft_model": DraftModel(noisy_copy(model, 0.5), generator=torch.Generator().manual_seed(7))}[source]
     # the draft model drafts row by row (its own cache per row): fewer samples keep it quick
     counts, stats = sample_counts(model, warp, draft, seed=11, samples=1500 if source == "draft_model" else SAMPLES)

@@ -52,18 +52,20 @@ def test_torch_chunked_matches_naive(chunk_rows):
 
 
 def test_triton_interpreted_matches_torch_reference():
+    pytest.importorskip("triton")
     h, w, y, weights = _problem(rows=37, hidden=48, vocab=100, seed=1)
     ref = _loss_and_grads(fused_linear_weighted_nll, h, w, y, weights, backend="torch")
     ours = _loss_and_grads(fused_linear_weighted_nll, h, w, y, weights, backend="triton")
     for got, want in zip(ours, ref):
         _assert_close(got, want)
+    want = torch.nn.functional.cross_entropy(h @ w.T, y, ignore_index=IGNORE_INDEX, reduction="none")
+    _assert_close(token_nll(h, w, y, backend="triton"), want)
 
 
 def test_token_nll_is_cross_entropy_per_row():
     h, w, y, _ = _problem(seed=2)
     want = torch.nn.functional.cross_entropy(h @ w.T, y, ignore_index=IGNORE_INDEX, reduction="none")
     _assert_close(token_nll(h, w, y, backend="torch"), want)
-    _assert_close(token_nll(h[:20], w, y[:20], backend="triton"), want[:20])
 
 
 def test_large_logits_stay_finite():

@@ -11,6 +11,7 @@ its random split's train proofs train, its test theorems are held out) or, when 
 unset, a built-in family of small theorems, each with several valid proofs of unequal
 frequency (the setting where over-confidence shows: CE piles onto the commonest proof).
 Trained models and results are kept under the cache directory, so a rerun resumes.
+PROOFSMITH_DCO_SIZE="steps=20,test_theorems=6,..." overrides the size (keys of FULL).
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def run(quick: bool = False) -> dict:
     from ..paths import cache_dir
     from ..provers.train import TrainConfig, train
 
-    size = QUICK if quick else FULL
+    size = _size(QUICK if quick else FULL, os.environ.get("PROOFSMITH_DCO_SIZE", ""))
     corpus = os.environ.get("PROOFSMITH_DCO_CORPUS")
     if corpus:
         train_tasks, tests = corpus_data(corpus, size["train_theorems"], size["test_theorems"])
@@ -190,6 +191,19 @@ def run(quick: bool = False) -> dict:
             "data": corpus or "built-in family",
             "dco_minus_ce_pass_at_n": round(curves["dco"][-1] - curves["ce"][-1], 4),
             "dco_step_minus_ce_pass_at_n": round(curves["dco-step"][-1] - curves["ce"][-1], 4)}
+
+
+def _size(base: dict, overrides: str) -> dict:
+    """PROOFSMITH_DCO_SIZE="steps=20,test_theorems=6" changes the run's size."""
+    from ..core import ProofsmithError
+
+    size = dict(base)
+    for item in filter(None, (part.strip() for part in overrides.split(","))):
+        key, _, value = item.partition("=")
+        if key not in size:
+            raise ProofsmithError(f"PROOFSMITH_DCO_SIZE: unknown key {key!r} (one of {', '.join(size)})")
+        size[key] = type(size[key])(value)
+    return size
 
 
 def _plot(curves: dict, path: Path) -> Path:

@@ -58,6 +58,9 @@ class BwrapSandbox(Sandbox):
         self.prlimit = require_binary("prlimit", "install util-linux (apt-get install util-linux)")
         self.ro_paths = tuple(ro_paths)
 
+    def seeing(self, paths: Sequence[str]) -> BwrapSandbox:
+        return BwrapSandbox(self.ro_paths + tuple(os.path.realpath(p) for p in paths))
+
     # -- command line -------------------------------------------------------------------
 
     def _bwrap_args(self, limits: Limits, env: Mapping[str, str], host_scratch: str | None) -> list[str]:
@@ -73,15 +76,15 @@ class BwrapSandbox(Sandbox):
         for p in ETC_FILES:
             if os.path.exists(p):
                 args += ["--ro-bind", p, p]
-        for p in interpreter_dirs() + list(self.ro_paths):
-            if os.path.exists(p):
-                args += ["--ro-bind", p, p]
         args += ["--dev", "/dev", "--proc", "/proc"]
         args += ["--size", str(limits.file_bytes), "--tmpfs", "/tmp"]
         if host_scratch:
             args += ["--bind", host_scratch, SCRATCH]
         else:
             args += ["--size", str(limits.file_bytes), "--tmpfs", SCRATCH]
+        for p in interpreter_dirs() + list(self.ro_paths):  # after /tmp: a path under it stays visible
+            if os.path.exists(p):
+                args += ["--ro-bind", p, p]
         for key, value in env.items():
             args += ["--setenv", key, value]
         args += ["--chdir", SCRATCH]

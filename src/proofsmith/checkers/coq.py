@@ -97,9 +97,11 @@ class CoqChecker:
     limits: Limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=2048, processes=8, file_bytes=256 << 20)
     coqc: str = "coqc"
     _reference_cache: dict = field(default_factory=dict)
+    _sandboxes: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sandbox = self.sandbox or get_sandbox()
+        self._sandboxes[()] = self.sandbox
 
     def check(self, task: Task, candidate: Candidate) -> Verdict:
         try:
@@ -133,8 +135,12 @@ class CoqChecker:
         return Verdict("passed", "proved", run.wall_s, res, details={"axioms": assumptions})
 
     def _coqc(self, source: str, task: Task) -> RunResult:
-        args = [self.coqc, "-q", *task.meta.get("coq_args", []), "-Q", ".", "PSCheck", "Candidate.v"]
-        return self.sandbox.run(args, files={"Candidate.v": source}, limits=self.limits)
+        coq_args = list(task.meta.get("coq_args", []))
+        args = [self.coqc, "-q", *coq_args, "-Q", ".", "PSCheck", "Candidate.v"]
+        dirs = load_path_dirs(coq_args)
+        if dirs not in self._sandboxes:  # a project's own library, shown read-only
+            self._sandboxes[dirs] = self.sandbox.seeing(dirs)
+        return self._sandboxes[dirs].run(args, files={"Candidate.v": source}, limits=self.limits)
 
     def _reference_type(self, task: Task, head: str, name: str) -> str | None:
         key = (head, tuple(task.meta.get("coq_args", [])))
@@ -142,6 +148,21 @@ class CoqChecker:
             run = self._coqc(head + f"Admitted.\nCheck {MODULE}.{name}.\n", task)
             self._reference_cache[key] = run.stdout.strip() if run.returncode == 0 else None
         return self._reference_cache[key]
+
+
+def load_path_dirs(coq_args: list[str]) -> tuple[str, ...]:
+    """The directories named by -Q/-R/-I load-path arguments."""
+    dirs, i = [], 0
+    while i < len(coq_args):
+        if coq_args[i] in ("-Q", "-R") and i + 1 < len(coq_args):
+            dirs.append(coq_args[i + 1])
+            i += 3
+        elif coq_args[i] == "-I" and i + 1 < len(coq_args):
+            dirs.append(coq_args[i + 1])
+            i += 2
+        else:
+            i += 1
+    return tuple(sorted({d for d in dirs if d != "."}))
 
 
 def _split_outputs(stdout: str, name: str) -> tuple[str, list[str]]:

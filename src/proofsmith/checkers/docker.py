@@ -125,6 +125,10 @@ class DockerSandbox(Sandbox):
         self._closed = False
         _remove_orphans(self._client())
 
+
+    def seeing(self, paths: Sequence[str]) -> DockerSandbox:
+        return DockerSandbox(self.image, self.pool_size, self.host_system,
+                             self.ro_paths + tuple(os.path.realpath(p) for p in paths))
     def _client(self):
         """One API client per thread: the SDK's HTTP session is not meant to be shared."""
         if getattr(self._local, "client", None) is None:

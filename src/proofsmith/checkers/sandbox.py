@@ -112,6 +112,10 @@ class Sandbox(abc.ABC):
         `collect` names scratch files to hand back in RunResult.files.
         """
 
+    @abc.abstractmethod
+    def seeing(self, paths: Sequence[str]) -> Sandbox:
+        """The same backend, also showing `paths` read-only (e.g. a project's sources)."""
+
     def close(self) -> None:
         pass
 

@@ -10,7 +10,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
-        out: Path = typer.Option(None, "--out", help="Report directory (default: the cache's demo/run)."),
+        out: Path = typer.Option(None, "--out", help="Report directory (default: under the cache, one per setting)."),
         expansions: int = typer.Option(4, "--expansions", help="Search budget: states expanded per theorem."),
         timeout: float = typer.Option(30.0, "--timeout", help="Search budget: wall seconds per theorem."),
         method: str = typer.Option("beam", "--method", help="Tactic decoding: beam, diverse, sample."),
@@ -27,9 +27,15 @@ def register(app: typer.Typer) -> None:
         from ..provers.generator import DecodingConfig
         from ..provers.runner import ProverConfig
 
-        out = out or cache_dir("demo", "run")
+        import json
+
+        from ..core import sha256_text
+
         config = ProverConfig(mode="search", decoding=DecodingConfig(method=method, num=num), max_expansions=expansions,
                               timeout_s=timeout, threads=threads)
+        # one directory per setting: a rerun with the same flags reuses its results, others start afresh
+        settings = json.dumps([{**config.to_dict(), "threads": None}, retrieval, limit], sort_keys=True)
+        out = out or cache_dir("demo", f"run-{sha256_text(settings)[:10]}")
         report = run_demo(out, config, retrieval=retrieval, baseline=baseline, limit=limit, progress=not quiet)
         print(report_text(report))
         typer.echo(f"\nreport -> {out / 'report.json'}  (result lines: {out}/*.jsonl)", err=True)

@@ -76,7 +76,9 @@ class CoqSession:
             from ..checkers.sandbox import Limits, get_sandbox
 
             limits = Limits(wall_s=cpu_s, cpu_s=cpu_s, memory_mb=memory_mb, processes=16)
-            backend = get_sandbox(None if sandbox == "auto" else sandbox)
+            from ..checkers.coq import load_path_dirs
+
+            backend = get_sandbox(None if sandbox == "auto" else sandbox).seeing(load_path_dirs(list(coq_args)))
             self._coq = CoqIdeTop(args=coq_args, timeout=timeout, sandbox=backend, limits=limits)
         self._nodes: dict[int, _Node] = {}
         self._chain: list[tuple[int, int]] = []  # the document now: (node id, Coq state id) from the root

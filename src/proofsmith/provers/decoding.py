@@ -66,7 +66,7 @@ class DraftSource(Protocol):
 
     def propose(self, rows: list[int], contexts: list[list[int]], budgets: list[int], warp: Warp) -> list[Proposal]:
         """One proposal per active row: `rows[i]` is its index in the call's batch,
-        `contexts[i]` its prompt + output so far; at most `budgets[i]` nodes."""
+        `contexts[i]` its prompt + output so far; branches at most `budgets[i]` deep."""
         ...
 
     def observe(self, row: int, context: list[int], finished: bool) -> None:
@@ -208,11 +208,12 @@ def _forward(model, cache: _Cache, tokens: torch.Tensor, depth: torch.Tensor, an
 class AdaptiveLength:
     """Draft length from the recent acceptance rate alpha (an exponential average).
 
-    With k drafts a step yields 1 + sum_{i<=k} alpha^i tokens on average and costs
-    1 + width_penalty + verify_cost * k plain steps (on a CPU any second query row
-    costs a jump, `width_penalty`, then little per row). The budget is the k that
-    maximises yield / cost, or 0 (a plain step) when no k beats 1; every `probe_every`
-    plain steps a short probe refreshes alpha.
+    With k drafts a row yields 1 + sum_{i<=k} alpha^i tokens per step on average. A
+    forward pass over M query tokens costs about c(M) = 1 for M = 1 and
+    1 + width_penalty + verify_cost * M beyond (CPU GEMMs jump in cost past one row,
+    then grow slowly). With B rows the budget is the k that maximises
+    yield / (c(B (1 + k)) / c(B)), or 0 (a plain step) when no k beats 1; every
+    `probe_every` plain steps a short probe refreshes alpha.
     """
 
     def __init__(self, max_tokens: int, width_penalty: float = 0.5, verify_cost: float = 0.03,
@@ -220,17 +221,20 @@ class AdaptiveLength:
         self.max_tokens, self.width_penalty, self.verify_cost = max_tokens, width_penalty, verify_cost
         self.rate, self.decay, self.probe_every, self.idle = start_rate, decay, probe_every, 0
 
-    def budget(self) -> int:
+    def cost(self, tokens: int) -> float:
+        return 1.0 if tokens <= 1 else 1.0 + self.width_penalty + self.verify_cost * tokens
+
+    def budget(self, batch: int = 1) -> int:
         best_k, best_ratio, gain = 0, 1.0, 0.0
         for k in range(1, self.max_tokens + 1):
             gain += self.rate**k
-            ratio = (1 + gain) / (1 + self.width_penalty + self.verify_cost * k)
+            ratio = (1 + gain) / (self.cost(batch * (1 + k)) / self.cost(batch))
             if ratio > best_ratio:
                 best_k, best_ratio = k, ratio
         if best_k == 0:
             self.idle += 1
             if self.idle >= self.probe_every:
-                self.idle, best_k = 0, min(4, self.max_tokens)
+                self.idle, best_k = 0, min(2, self.max_tokens)
         return best_k
 
     def update(self, drafted_depth: int, accepted: int) -> None:
@@ -303,6 +307,8 @@ def generate(
     eos_token_id: int | Sequence[int] | None = None,
     generator: torch.Generator | None = None,
     max_draft_tokens: int = 16,
+    max_tree_nodes: int = 32,
+    max_step_tokens: int | None = None,
     adaptive: bool = True,
     pad_token_id: int = 0,
 ) -> Generation:
@@ -338,14 +344,18 @@ def generate(
     contexts = [list(p) for p in prompts]
     out_tokens: list[list[int]] = [[] for _ in prompts]
     out_logprobs: list[list[float]] = [[] for _ in prompts]
-    penalty = 0.5 if device.type == "cpu" else 0.1  # measured: CPU GEMMs jump in cost past one row
+    cpu = device.type == "cpu"
+    penalty = 0.5 if cpu else 0.1  # measured: CPU GEMMs jump in cost past one row
+    max_step_tokens = max_step_tokens or (32 if cpu else 512)  # CPU forwards slow down sharply beyond
     lengths = [AdaptiveLength(max_draft_tokens, width_penalty=penalty) for _ in prompts]
     while rows:
-        budgets = [min(lengths[r].budget() if adaptive else max_draft_tokens,
+        budgets = [min(lengths[r].budget(len(rows)) if adaptive else max_draft_tokens,
                        max_new_tokens - len(out_tokens[r]) - 1) for r in rows]
         if draft is not None and max(budgets) > 0:
             proposals = draft.propose(list(rows), [contexts[r] for r in rows], budgets, warp)
-            proposals = [_clip(p, k) for p, k in zip(proposals, budgets)]
+            # the whole step verifies at most max_step_tokens (a batch shares them)
+            per_row = min(max_tree_nodes, max(max_step_tokens // len(rows) - 1, 1))
+            proposals = [_clip(p, per_row) for p in proposals]
         else:
             proposals = [Proposal() for _ in rows]
         tokens, depth, ancestors, valid, children = _tree_tensors(
@@ -396,7 +406,8 @@ def generate(
 
 
 def _clip(prop: Proposal, budget: int) -> Proposal:
-    """At most `budget` nodes (parents precede children, so a prefix is still a tree)."""
+    """At most `budget` nodes (parents precede children, so a prefix is still a tree).
+    Depth is the source's business (it was asked for at most the row's budget)."""
     if len(prop.tokens) <= budget:
         return prop
     q = prop.q[:budget] if prop.q is not None else None

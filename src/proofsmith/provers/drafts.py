@@ -26,7 +26,8 @@ from .decoding import Proposal, Warp, _cache_kwarg
 
 
 class _TreeBuilder:
-    """Merge token sequences into one tree (shared prefixes share nodes), up to a node budget."""
+    """Merge token sequences into one tree (shared prefixes share nodes), up to a node budget.
+    A source asked for depth k builds at most `nodes_per_depth * k` nodes."""
 
     def __init__(self, budget: int):
         self.budget, self.tokens, self.parents, self.index = budget, [], [], {}
@@ -76,7 +77,7 @@ class PromptLookup:
     def propose(self, rows, contexts, budgets, warp: Warp) -> list[Proposal]:
         out = []
         for context, budget in zip(contexts, budgets):
-            tree = _TreeBuilder(budget)
+            tree = _TreeBuilder(budget * min(self.branches, 2))  # later branches mostly share a prefix
             for cont in self.continuations(context, budget):
                 tree.add(cont)
             out.append(tree.proposal())
@@ -125,11 +126,11 @@ class NgramPool:
         out = []
         for row, context, budget in zip(rows, contexts, budgets):
             self._sync(row, context)
-            tree = _TreeBuilder(budget)
+            tree = _TreeBuilder(2 * budget)
             for k in range(min(self.key_len, len(context)), 0, -1):
                 node = self.trie.get(tuple(context[-k:]))
                 if node:
-                    for branch in _best_branches(node, budget):
+                    for branch in _best_branches(node, 2 * budget):
                         tree.add(branch)
                     break
             out.append(tree.proposal())
@@ -161,6 +162,40 @@ def _best_branches(node: dict, budget: int) -> list[list[int]]:
     leaves.extend(item[2][:-1] for item in heap if len(item[2]) > 1)
     leaves.sort(key=len, reverse=True)
     return leaves
+
+
+class Combined:
+    """Several sources merged into one tree, earlier sources' branches first."""
+
+    def __init__(self, *sources):
+        self.sources = sources
+        self.name = "+".join(s.name for s in sources)
+
+    def propose(self, rows, contexts, budgets, warp: Warp) -> list[Proposal]:
+        merged = [_TreeBuilder(3 * b) for b in budgets]
+        for source in self.sources:
+            for tree, prop in zip(merged, source.propose(rows, contexts, budgets, warp)):
+                for branch in _branches(prop):
+                    tree.add(branch)
+        return [tree.proposal() for tree in merged]
+
+    def observe(self, row, context, finished) -> None:
+        for source in self.sources:
+            source.observe(row, context, finished)
+
+
+def _branches(prop: Proposal) -> list[list[int]]:
+    """Root-to-leaf token paths of a proposal tree, in node order."""
+    paths: list[list[int]] = []
+    has_child = set(prop.parents)
+    for i in range(len(prop.tokens)):
+        if i not in has_child:
+            path, node = [], i
+            while node >= 0:
+                path.append(prop.tokens[node])
+                node = prop.parents[node]
+            paths.append(path[::-1])
+    return paths
 
 
 class DraftModel:
