@@ -2,11 +2,10 @@
 
 import pytest
 import torch
+from test_decoding_greedy import tiny_llama
 
 from proofsmith.provers.decoding import Proposal, _Cache, _forward, _tree_tensors
 from proofsmith.provers.drafts import _TreeBuilder
-
-from test_decoding_greedy import tiny_llama
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,10 @@ which shows the test has power.
 
 import pytest
 import torch
+from test_decoding_greedy import noisy_copy, tiny_llama
 
 from proofsmith.provers.decoding import Warp, generate
 from proofsmith.provers.drafts import Combined, DraftModel, NgramPool, PromptLookup
-
-from test_decoding_greedy import noisy_copy, tiny_llama
 
 PROMPT = [1, 2, 3, 4, 1, 2, 3, 5, 1, 2, 3, 4, 1, 2]
 SAMPLES = 4000

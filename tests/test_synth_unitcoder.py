@@ -115,7 +115,7 @@ def test_retrieval_reads_the_real_stdlib_source():
     found = retrieve(COLORSYS)
     assert {"rgb_to_yiq", "rgb_to_hsv"} <= {f.name for f in found}
     fn = next(f for f in found if f.name == "rgb_to_yiq")
-    assert fn.provenance.license == "PSF-2.0" or fn.provenance.source == "colorsys.py"
+    assert fn.provenance.license == "PSF-2.0" and fn.provenance.source == "python-stdlib:colorsys.py"
     assert fn.provenance.span[0] > 0 and len(fn.provenance.sha256) == 64
 
 
@@ -215,14 +215,15 @@ def test_corpus_run_resumes_and_saves_verified_functions(tmp_path, sandbox):
 def test_real_default_model_runs_the_loop(tmp_path, sandbox):
     from proofsmith.synth.generators import ModelGenerator
 
-    generator = ModelGenerator(max_new_tokens=80)
+    generator = ModelGenerator(max_new_tokens=64)
     settings = UnitCoderSettings(samples=1, rounds=1, mutants=4, limits=Limits(wall_s=5, cpu_s=5))
-    summary = build_unitcoder_corpus(COLORSYS, tmp_path, generator=generator, settings=settings, limit=2,
+    summary = build_unitcoder_corpus(COLORSYS, tmp_path, generator=generator, settings=settings, limit=1,
                                      sandbox=sandbox, progress=False)
-    assert summary["functions"] == 2 and summary["processed_now"] == 2
+    assert summary["functions"] == 1 and summary["processed_now"] == 1
     for line in (tmp_path / "records.jsonl").read_text().splitlines():
         record = json.loads(line)
         assert record["model"] == "smollm2-135m" and record["history"][0]["round"] == 0
-        assert len(record["history"]) >= 1 and record["tests"] is not None
+        assert "unittest" in record["tests"]  # the one-shot prompt gets the default model to write a suite
+        assert len(record["history"]) == 2 or record["history"][0]["status"] == "passed"  # fix round ran
         if record["verified"]:
             assert record["tests_passed"] and record["mutants_killed"] >= 1

@@ -213,8 +213,9 @@ def _plot(curves: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for loss, curve in curves.items():
-        ax.plot(range(1, len(curve) + 1), curve, marker="o", label=loss)
+    styles = [("o", "-"), ("s", "--"), ("^", ":")]  # curves may coincide: keep each visible
+    for (loss, curve), (marker, line) in zip(curves.items(), styles):
+        ax.plot(range(1, len(curve) + 1), curve, marker=marker, linestyle=line, label=loss, alpha=0.8)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k (samples)")
     ax.set_ylabel("pass@k")

@@ -28,8 +28,8 @@ COQ_GOALS = [
     ("app_nil_r", "forall (A : Type) (l : list A), l ++ [] = l",
      "A : Type\na : A\nl : list A\nIHl : l ++ [] = l\n============================\n(a :: l) ++ [] = a :: l"),
     ("app_assoc", "forall (A : Type) (l m n : list A), l ++ m ++ n = (l ++ m) ++ n",
-     "A : Type\na : A\nl, m, n : list A\nIHl : l ++ m ++ n = (l ++ m) ++ n\n"
-     "============================\n(a :: l) ++ m ++ n = ((a :: l) ++ m) ++ n"),
+     ("A : Type\na : A\nl, m, n : list A\nIHl : l ++ m ++ n = (l ++ m) ++ n\n"
+      "============================\n(a :: l) ++ m ++ n = ((a :: l) ++ m) ++ n")),
     ("rev_involutive", "forall (A : Type) (l : list A), rev (rev l) = l",
      "A : Type\na : A\nl : list A\nIHl : rev (rev l) = l\n============================\nrev (rev l ++ [a]) = a :: l"),
     ("mult_n_O", "forall n : nat, 0 = n * 0",
@@ -39,11 +39,11 @@ COQ_GOALS = [
     ("andb_comm", "forall b1 b2 : bool, andb b1 b2 = andb b2 b1",
      "b1, b2 : bool\n============================\nandb b1 b2 = andb b2 b1"),
     ("length_app", "forall (A : Type) (l l' : list A), length (l ++ l') = length l + length l'",
-     "A : Type\na : A\nl, l' : list A\nIHl : length (l ++ l') = length l + length l'\n"
-     "============================\nlength ((a :: l) ++ l') = length (a :: l) + length l'"),
+     ("A : Type\na : A\nl, l' : list A\nIHl : length (l ++ l') = length l + length l'\n"
+      "============================\nlength ((a :: l) ++ l') = length (a :: l) + length l'")),
     ("map_app", "forall (A B : Type) (f : A -> B) (l l' : list A), map f (l ++ l') = map f l ++ map f l'",
-     "A, B : Type\nf : A -> B\na : A\nl, l' : list A\nIHl : map f (l ++ l') = map f l ++ map f l'\n"
-     "============================\nmap f ((a :: l) ++ l') = map f (a :: l) ++ map f l'"),
+     ("A, B : Type\nf : A -> B\na : A\nl, l' : list A\nIHl : map f (l ++ l') = map f l ++ map f l'\n"
+      "============================\nmap f ((a :: l) ++ l') = map f (a :: l) ++ map f l'")),
     ("Nat.add_0_r", "forall n : nat, n + 0 = n",
      "n : nat\nIHn : n + 0 = n\n============================\nS n + 0 = S n"),
 ]
@@ -121,14 +121,15 @@ def run(quick: bool = False) -> dict:
 
     for _, text in tqdm(items, desc="greedy prompts"):
         ids = tok(text).input_ids
-        reference, secs = _timed(lambda: hf(ids))
+        reference, secs = _timed(lambda ids=ids: hf(ids))
         seconds["hf_plain"] += secs
         tokens_total += len(reference)
-        lookup, secs = _timed(lambda: hf(ids, prompt_lookup_num_tokens=10))
+        lookup, secs = _timed(lambda ids=ids: hf(ids, prompt_lookup_num_tokens=10))
         seconds["hf_prompt_lookup"] += secs
         identical &= lookup == reference  # HF's own lossless claim, checked too
         for name, make in sources.items():
-            result, secs = _timed(lambda: generate(model, [ids], new_tokens, draft=make(), eos_token_id=eos))
+            result, secs = _timed(lambda ids=ids, make=make: generate(model, [ids], new_tokens, draft=make(),
+                                                                          eos_token_id=eos))
             seconds[name] += secs
             identical &= result.tokens[0] == reference
             drafted[name] += result.stats.drafted

@@ -31,8 +31,9 @@ from __future__ import annotations
 import inspect
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import torch
 
@@ -183,13 +184,21 @@ def _cache_kwarg(model) -> str:
 
 
 def _forward(model, cache: _Cache, tokens: torch.Tensor, depth: torch.Tensor, ancestors: torch.Tensor,
-             new_valid: torch.Tensor) -> torch.Tensor:
-    """Run `tokens` (B, N) through the model against the cache; returns logits (B, N, V).
+             new_valid: torch.Tensor, logits_to_keep: int = 0) -> torch.Tensor:
+    """Run `tokens` (B, N) through the model against the cache; returns logits (B, N, V)
+    (only the last `logits_to_keep` positions when that is not 0: the prefill needs none).
 
     `ancestors[b, i, j]`: node j is node i or one of its ancestors; `depth` their offsets
     from each row's length; `new_valid` (B, N) the real (non-padding) nodes.
     """
     batch, n = tokens.shape
+    causal = torch.ones(n, n, dtype=torch.bool, device=tokens.device).tril()
+    if bool(cache.valid.all()) and bool(new_valid.all()) and bool((ancestors == causal).all()):
+        # a plain causal chain without holes: let the model build its own mask (HF's exact path)
+        out = model(input_ids=tokens, position_ids=cache.lengths[:, None] + depth, use_cache=True,
+                    logits_to_keep=logits_to_keep, **{cache.kwarg: cache.hf})
+        cache.valid = torch.cat([cache.valid, new_valid], dim=1)
+        return out.logits
     see_cache = cache.valid[:, None, :].expand(batch, n, cache.valid.shape[1])
     allowed = torch.cat([see_cache, ancestors & new_valid[:, None, :]], dim=2)
     dtype = next(model.parameters()).dtype
@@ -197,7 +206,7 @@ def _forward(model, cache: _Cache, tokens: torch.Tensor, depth: torch.Tensor, an
     mask.masked_fill_(~allowed, torch.finfo(dtype).min)
     positions = cache.lengths[:, None] + depth
     out = model(input_ids=tokens, attention_mask=mask[:, None], position_ids=positions,
-                use_cache=True, **{cache.kwarg: cache.hf})
+                use_cache=True, logits_to_keep=logits_to_keep, **{cache.kwarg: cache.hf})
     cache.valid = torch.cat([cache.valid, new_valid], dim=1)
     return out.logits
 
@@ -216,7 +225,7 @@ class AdaptiveLength:
     `probe_every` plain steps a short probe refreshes alpha.
     """
 
-    def __init__(self, max_tokens: int, width_penalty: float = 0.5, verify_cost: float = 0.03,
+    def __init__(self, max_tokens: int, width_penalty: float = 0.5, verify_cost: float = 0.06,
                  start_rate: float = 0.7, decay: float = 0.5, probe_every: int = 6):
         self.max_tokens, self.width_penalty, self.verify_cost = max_tokens, width_penalty, verify_cost
         self.rate, self.decay, self.probe_every, self.idle = start_rate, decay, probe_every, 0
@@ -253,7 +262,7 @@ def _tree_tensors(proposals: list[Proposal], pending: list[int], pad: int, devic
     children: list[list[dict[int, int]]] = []
     for b, prop in enumerate(proposals):
         tokens[b, 0], valid[b, 0] = pending[b], True
-        kids: list[dict[int, int]] = [dict() for _ in range(n)]
+        kids: list[dict[int, int]] = [{} for _ in range(n)]
         for j, (tok, parent) in enumerate(zip(prop.tokens, prop.parents)):
             i, par = j + 1, parent + 1  # tree index: 0 is the root
             tokens[b, i], valid[b, i], depth[b, i] = tok, True, depth[b, par] + 1
@@ -263,34 +272,57 @@ def _tree_tensors(proposals: list[Proposal], pending: list[int], pad: int, devic
     return tokens.to(device), depth.to(device), ancestors.to(device), valid.to(device), children
 
 
-def _verify_row(choices: list[int], probs: torch.Tensor | None, prop: Proposal, kids: list[dict[int, int]],
-                generator) -> tuple[list[int], list[int], list[int]]:
-    """Walk one row's tree. `choices[i]` is the target's token after tree node i (argmax,
-    or an independent sample from p_i); `probs` (N, V) the warped p when sampling.
-    Returns (kept tree indices, emitted tokens, the node whose logits gave each token)."""
+class _TargetChoices:
+    """The target's next token after each tree node of one row, drawn when first asked:
+    argmax p (greedy) or one independent sample from the warped p (sampling). Only the
+    nodes the walk visits pay for a softmax (and top-p's sort)."""
+
+    def __init__(self, logits: torch.Tensor, warp: Warp, generator):
+        self.logits, self.warp, self.generator = logits, warp, generator
+        self.argmax = logits.argmax(-1).tolist() if warp.greedy else None
+        self._probs: dict[int, torch.Tensor] = {}
+
+    def probs(self, node: int) -> torch.Tensor:
+        if node not in self._probs:
+            self._probs[node] = self.warp.probs(self.logits[node])
+        return self._probs[node]
+
+    def __getitem__(self, node: int) -> int:
+        if self.argmax is not None:
+            return self.argmax[node]
+        return int(torch.multinomial(self.probs(node), 1, generator=self.generator))
+
+
+def _verify_row(choices: _TargetChoices, prop: Proposal, kids: list[dict[int, int]]
+                ) -> tuple[list[int], list[int], list[int]]:
+    """Walk one row's tree. Returns (kept tree indices, emitted tokens, the node whose
+    logits gave each emitted token)."""
     path, emitted, source = [0], [], []
-    if prop.q is not None and probs is not None:  # Leviathan/Chen rule on a chain sampled from q
+    if prop.q is not None and choices.argmax is None:  # Leviathan/Chen rule on a chain sampled from q
         for j, x in enumerate(prop.tokens):
-            p, q = probs[j], prop.q[j].to(probs.device, torch.float32)
-            if float(torch.rand((), generator=generator)) < min(1.0, float(p[x] / q[x].clamp_min(1e-20))):
+            p, q = choices.probs(j), prop.q[j].to(choices.logits.device, torch.float32)
+            if float(torch.rand((), generator=choices.generator)) < min(1.0, float(p[x] / q[x].clamp_min(1e-20))):
                 path.append(j + 1)
                 emitted.append(x)
                 source.append(j)
                 continue
             residual = (p - q).clamp_min(0)
             residual = residual / residual.sum() if residual.sum() > 0 else p  # no 0/0 when p == q
-            emitted.append(int(torch.multinomial(residual, 1, generator=generator)))
+            emitted.append(int(torch.multinomial(residual, 1, generator=choices.generator)))
             source.append(j)
             return path, emitted, source
         node = len(prop.tokens)
     else:  # deterministic drafts: follow the target's own choice while the tree has it
         node = 0
-        while (child := kids[node].get(choices[node])) is not None:
+        while (child := kids[node].get(y := choices[node])) is not None:
             path.append(child)
-            emitted.append(choices[node])
+            emitted.append(y)
             source.append(node)
             node = child
-    emitted.append(choices[node])  # the target's own next token (a bonus one when all were accepted)
+        emitted.append(y)  # the target's own token where the tree ends or disagrees
+        source.append(node)
+        return path, emitted, source
+    emitted.append(choices[node])  # the bonus token: every draft was accepted
     source.append(node)
     return path, emitted, source
 
@@ -337,7 +369,7 @@ def generate(
     if width > 1:
         depth = (real[:, :-1].long().cumsum(1) - 1).clamp_min(0)
         causal = torch.ones(width - 1, width - 1, dtype=torch.bool, device=device).tril()
-        _forward(model, cache, padded[:, :-1], depth, causal.expand(batch, -1, -1), real[:, :-1])
+        _forward(model, cache, padded[:, :-1], depth, causal.expand(batch, -1, -1), real[:, :-1], logits_to_keep=1)
         cache.lengths += real[:, :-1].sum(1)
 
     rows = list(range(batch))  # original row of each active cache row
@@ -362,20 +394,12 @@ def generate(
             proposals, [contexts[r][-1] for r in rows], pad_token_id, device)
         logits = _forward(model, cache, tokens, depth, ancestors, valid)
         stats.steps += 1
-        # one target choice per tree node, drawn independently; the walk reads those it visits
-        if warp.greedy:
-            probs, choices = None, logits.argmax(-1)
-        else:
-            probs = warp.probs(logits)
-            choices = torch.multinomial(probs.flatten(0, 1), 1, generator=generator).view(probs.shape[:2])
-        choices = choices.tolist()
 
         keep = torch.zeros(len(rows), tokens.shape[1], dtype=torch.long)
         counts = torch.zeros(len(rows), dtype=torch.long)
         still = []
         for i, r in enumerate(rows):
-            path, emitted, source = _verify_row(choices[i], None if probs is None else probs[i], proposals[i],
-                                                children[i], generator)
+            path, emitted, source = _verify_row(_TargetChoices(logits[i], warp, generator), proposals[i], children[i])
             drafted_depth = int(depth[i].max())
             lengths[r].update(drafted_depth, len(path) - 1)
             stats.drafted += len(proposals[i].tokens)

@@ -172,7 +172,7 @@ class Combined:
         self.name = "+".join(s.name for s in sources)
 
     def propose(self, rows, contexts, budgets, warp: Warp) -> list[Proposal]:
-        merged = [_TreeBuilder(3 * b) for b in budgets]
+        merged = [_TreeBuilder(2 * b) for b in budgets]
         for source in self.sources:
             for tree, prop in zip(merged, source.propose(rows, contexts, budgets, warp)):
                 for branch in _branches(prop):

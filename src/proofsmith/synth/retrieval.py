@@ -71,12 +71,14 @@ def corpus_sources(corpus: str) -> Iterator[tuple[str, str, str]]:
     path = Path(corpus)
     if not path.exists():
         raise ProofsmithError(f"{corpus}: no such file or directory (give a directory, a .py, a JSONL or '{STDLIB}')")
+    prefix = "python-stdlib:" if in_stdlib(corpus) else ""
     if path.is_dir():
         for file in sorted(path.rglob("*.py")):
             rel = file.relative_to(path).with_suffix("")
-            yield ".".join(rel.parts), file.read_text(encoding="utf-8", errors="replace"), str(file.relative_to(path))
+            text = file.read_text(encoding="utf-8", errors="replace")
+            yield ".".join(rel.parts), text, prefix + str(file.relative_to(path))
     elif path.suffix == ".py":
-        yield path.stem, path.read_text(encoding="utf-8", errors="replace"), path.name
+        yield path.stem, path.read_text(encoding="utf-8", errors="replace"), prefix + path.name
     else:
         from ..io import read_jsonl
 
@@ -84,6 +86,14 @@ def corpus_sources(corpus: str) -> Iterator[tuple[str, str, str]]:
             if "content" not in record:
                 raise ProofsmithError(f"{corpus}:{i + 1}: a corpus record needs a 'content' field")
             yield str(record.get("id", i)), record["content"], f"{path.name}:{i + 1}"
+
+
+def in_stdlib(corpus: str) -> bool:
+    """Whether the corpus is the standard library or a part of it (for license and provenance)."""
+    if corpus == STDLIB:
+        return True
+    root = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    return Path(corpus).resolve().is_relative_to(root)
 
 
 def _import_bindings(tree: ast.Module) -> dict[str, tuple[str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..datasets.hub import Card
 from ..io import JsonlAppender, read_jsonl
 from .publish import command_line, package_version, save_corpus
-from .retrieval import STDLIB, retrieve
+from .retrieval import in_stdlib, retrieve
 from .unitcoder import Generator, UnitCoderSettings, process
 
 UNITCODER_COLUMNS = ("id", "name", "module", "import_code", "original_function", "function", "repaired", "tests",
@@ -70,7 +70,7 @@ def build_unitcoder_corpus(corpus: str, out: str | os.PathLike, generator: Gener
 
 
 def unitcoder_card(corpus: str, model: str, settings: UnitCoderSettings, summary: dict) -> Card:
-    stdlib = corpus == STDLIB
+    stdlib = in_stdlib(corpus)
     return Card(
         pretty_name="UnitCoder functions with mutation-checked unit tests",
         license="PSF-2.0" if stdlib else "other",
