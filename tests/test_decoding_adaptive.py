@@ -4,7 +4,7 @@ from proofsmith.provers.decoding import AdaptiveLength
 
 
 def test_budget_grows_with_the_acceptance_rate():
-    budgets = [AdaptiveLength(16, start_rate=rate).budget() for rate in (0.4, 0.6, 0.8, 0.95)]
+    budgets = [AdaptiveLength(16, start_rate=rate).budget() for rate in (0.5, 0.6, 0.8, 0.95)]
     assert budgets == sorted(budgets) and budgets[0] >= 1 and budgets[-1] == 16
 
 
