@@ -110,17 +110,14 @@ def sample_proofs(lm, statement: str, n: int, seed: int) -> list[str]:
     """n whole proofs at temperature 1 in the bare layout the models were trained in."""
     import torch
 
+    from ..provers.decoding import complete
     from ..provers.prompts import clean_proof
     from ..provers.train_data import proof_prompt
 
-    ids = lm.tokenizer(proof_prompt(statement, "bare"), return_tensors="pt", add_special_tokens=False).input_ids
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        out = lm.model.generate(input_ids=ids.to(lm.device), do_sample=True, temperature=1.0, top_p=1.0, top_k=0,
-                                max_new_tokens=MAX_NEW_TOKENS, num_return_sequences=n, stop_strings=["Qed."],
-                                tokenizer=lm.tokenizer, pad_token_id=lm.tokenizer.pad_token_id)
-    texts = lm.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
-    return [clean_proof(t) for t in texts]
+    ids = lm.tokenizer(proof_prompt(statement, "bare"), add_special_tokens=False)["input_ids"]
+    generator = torch.Generator(device=lm.device).manual_seed(seed)
+    outs = complete(lm, [ids] * n, MAX_NEW_TOKENS, temperature=1.0, top_p=1.0, stop=("Qed.",), generator=generator)
+    return [clean_proof(c.text) for c in outs]
 
 
 def evaluate(model_dir: Path, tests: list[dict], n: int, results: Path, label: str) -> list[tuple[int, int]]:

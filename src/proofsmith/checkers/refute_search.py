@@ -151,6 +151,8 @@ def propose_generators(problem: RefuteProblem, model: str | None, n: int, max_ne
 def _propose(problem: RefuteProblem, loaded, n: int, max_new_tokens: int) -> list[Program]:
     import torch
 
+    from ..provers.decoding import complete
+
     tok = loaded.tokenizer
     prompt = PROMPT.format(statement=problem.statement[:2000], input_format=problem.input_format[:1000],
                            example=problem.example_input[:500])
@@ -158,12 +160,7 @@ def _propose(problem: RefuteProblem, loaded, n: int, max_new_tokens: int) -> lis
         prompt = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                          add_generation_prompt=True)
     prefix = "```python\nimport random, sys\nrandom.seed(int(sys.argv[1]))\n"
-    ids = tok(prompt + prefix, return_tensors="pt").to(loaded.device)
-    programs = []
-    with torch.no_grad():
-        out = loaded.model.generate(**ids, do_sample=True, temperature=0.8, top_p=0.95, max_new_tokens=max_new_tokens,
-                                    num_return_sequences=n, pad_token_id=tok.pad_token_id)
-    for row in out:
-        text = tok.decode(row[ids["input_ids"].shape[1]:], skip_special_tokens=True)
-        programs.append(Program(code=prefix.split("\n", 1)[1] + text.split("```")[0], lang="python"))
-    return programs
+    ids = tok(prompt + prefix)["input_ids"]
+    outs = complete(loaded, [ids] * n, max_new_tokens, temperature=0.8, top_p=0.95, stop=("```",),
+                    generator=torch.Generator(device=loaded.device).manual_seed(0))
+    return [Program(code=prefix.split("\n", 1)[1] + c.text, lang="python") for c in outs]

@@ -343,6 +343,7 @@ def generate(
     max_step_tokens: int | None = None,
     adaptive: bool = True,
     pad_token_id: int = 0,
+    stop_fn: Callable[[list[int]], bool] | None = None,
 ) -> Generation:
     """Generate up to `max_new_tokens` after each prompt (a list of token lists, or a
     (B, T) tensor without padding). Greedy when temperature == 0; with a `draft` the
@@ -410,7 +411,7 @@ def generate(
                 out_tokens[r].append(tok)
                 out_logprobs[r].append(lp)
                 contexts[r].append(tok)
-                if tok in eos or len(out_tokens[r]) >= max_new_tokens:
+                if tok in eos or len(out_tokens[r]) >= max_new_tokens or (stop_fn and stop_fn(out_tokens[r])):
                     done = True
                     break
             if draft is not None:
@@ -436,3 +437,76 @@ def _clip(prop: Proposal, budget: int) -> Proposal:
         return prop
     q = prop.q[:budget] if prop.q is not None else None
     return Proposal(prop.tokens[:budget], prop.parents[:budget], q)
+
+
+# -------------------------------------------------------------------------- text level
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str  # the continuation, cut before the first stop string
+    token_ids: tuple[int, ...]  # up to and including the token that completed a stop
+    token_logprobs: tuple[float, ...]  # under the model itself (untempered)
+    finished: bool  # False when it ran into max_new_tokens
+
+    @property
+    def logprob(self) -> float:
+        return float(sum(self.token_logprobs))
+
+
+def default_draft(rows: int) -> DraftSource | None:
+    """Copying drafts for a single row; none for batches, where they were measured to cost
+    more than they gain on CPU (docs/decoding.md)."""
+    from .drafts import Combined, NgramPool, PromptLookup
+
+    return Combined(PromptLookup(branches=4), NgramPool()) if rows == 1 else None
+
+
+def complete(lm, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, temperature: float = 1.0,
+             top_p: float = 1.0, stop: Sequence[str] = (), generator: torch.Generator | None = None,
+             draft: DraftSource | None | str = "default") -> list[Completion]:
+    """One text continuation per prompt (token lists) through the engine; greedy at temperature 0.
+
+    A row ends at EOS, at a token holding a newline when "\n" is a stop, or is cut after
+    the token that completes any other stop string. `lm` is a models.LoadedModel.
+    """
+    tok = lm.tokenizer
+    if draft == "default":
+        draft = default_draft(len(prompts))
+    eos = [tok.eos_token_id] + (_newline_tokens(tok) if "\n" in stop else [])
+    longer = [s for s in stop if s != "\n"]
+    width = max((len(s) for s in longer), default=0) + 2  # tokens enough to hold a stop string
+
+    def stop_fn(tokens: list[int]) -> bool:
+        return any(s in tok.decode(tokens[-width:], skip_special_tokens=True) for s in longer)
+
+    with torch.no_grad():
+        out = generate(lm.model, [list(p) for p in prompts], max_new_tokens, temperature=temperature, top_p=top_p,
+                       draft=draft, eos_token_id=eos, generator=generator, pad_token_id=tok.pad_token_id or 0,
+                       stop_fn=stop_fn if longer else None)
+    return [_cut(tok, tokens, logprobs, stop) for tokens, logprobs in zip(out.tokens, out.logprobs)]
+
+
+def _cut(tok, tokens: list[int], logprobs: list[float], stop: Sequence[str]) -> Completion:
+    """The completion up to the first stop: shortest token prefix whose text holds one."""
+    if not stop:  # only EOS ends it, and generate stopped right there
+        ended = bool(tokens) and tokens[-1] == tok.eos_token_id
+        return Completion(tok.decode(tokens, skip_special_tokens=True), tuple(tokens), tuple(logprobs), ended)
+    for k in range(1, len(tokens) + 1):
+        text = tok.decode(tokens[:k], skip_special_tokens=True)
+        cuts = [text.find(s) for s in stop if s in text]
+        if cuts or tokens[k - 1] == tok.eos_token_id:
+            return Completion(text[: min(cuts)] if cuts else text, tuple(tokens[:k]), tuple(logprobs[:k]), True)
+    return Completion(tok.decode(tokens, skip_special_tokens=True), tuple(tokens), tuple(logprobs), False)
+
+
+_NEWLINE_TOKENS: dict[int, list[int]] = {}
+
+
+def _newline_tokens(tok) -> list[int]:
+    """Vocabulary ids whose text holds a newline (found once per tokenizer)."""
+    if id(tok) not in _NEWLINE_TOKENS:
+        pieces = tok.convert_ids_to_tokens(list(range(len(tok))))
+        _NEWLINE_TOKENS[id(tok)] = [i for i, piece in enumerate(pieces)
+                                    if piece and "\n" in tok.convert_tokens_to_string([piece])]
+    return _NEWLINE_TOKENS[id(tok)]

@@ -126,34 +126,31 @@ def sample(
 ) -> list[Generation]:
     """n independent samples (temperature, top-p); all n returned, duplicates included.
 
-    `first_mask` (additive, over the vocabulary) constrains the first token.
+    Decoded by the speculative engine (decoding.complete). `first_mask` (additive, over
+    the vocabulary) constrains the first token, which is drawn here from the masked
+    prompt logits; the engine continues each row from it.
     """
-    cache, logits = _prefill(lm, prompt, n, shared_prefix)
+    from .decoding import complete
+
+    ids = _encode(lm, prompt)[0].tolist()
+    firsts: list[int] = []
+    first_logp = [0.0] * n
     if first_mask is not None:
-        logits = logits + first_mask.to(logits.device)
-    seqs: list[list[int]] = [[] for _ in range(n)]
-    logprobs = [0.0] * n
-    done: list[Generation | None] = [None] * n
-    for _ in range(max_new_tokens):
-        model_logp = torch.log_softmax(logits, dim=-1)
-        warped = _top_p_filter(logits / max(temperature, 1e-5), top_p)
-        tokens = torch.multinomial(torch.softmax(warped, dim=-1), 1, generator=generator).view(-1)
-        for row in range(n):
-            if done[row] is not None:
-                continue
-            token = int(tokens[row])
-            seqs[row].append(token)
-            logprobs[row] += float(model_logp[row, token])
-            finished, text = _stopped(lm, seqs[row], stop)
-            if finished:
-                done[row] = Generation(text, logprobs[row], len(seqs[row]))
-        if all(d is not None for d in done):
-            break
-        logits = _step(lm, cache, tokens.to(lm.device))
-    return [
-        d or Generation(_stopped(lm, seqs[r], stop)[1], logprobs[r], len(seqs[r]), finished=False)
-        for r, d in enumerate(done)
-    ]
+        _, logits = _prefill(lm, prompt, 1, shared_prefix)
+        warped = _top_p_filter((logits[0] + first_mask.to(logits.device)) / max(temperature, 1e-5), top_p)
+        firsts = torch.multinomial(torch.softmax(warped, dim=-1), n, replacement=True, generator=generator).tolist()
+        model_logp = torch.log_softmax(logits[0], dim=-1)
+        first_logp = [float(model_logp[t]) for t in firsts]
+    rows = [ids + [t] for t in firsts] if firsts else [ids] * n
+    outs = complete(lm, rows, max_new_tokens - (1 if firsts else 0), temperature=temperature, top_p=top_p,
+                    stop=stop, generator=generator) if max_new_tokens > len(firsts[:1]) else []
+    generations = []
+    for r in range(n):
+        token_ids = firsts[r:r + 1] + (list(outs[r].token_ids) if outs else [])
+        finished, text = _stopped(lm, token_ids, stop)
+        logprob = first_logp[r] + (outs[r].logprob if outs else 0.0)
+        generations.append(Generation(text, logprob, len(token_ids), finished))
+    return generations
 
 
 def beam_search(

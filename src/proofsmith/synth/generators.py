@@ -24,13 +24,9 @@ class ModelGenerator:
     def generate(self, prompt: str, n: int, temperature: float, seed: int) -> list[str]:
         import torch
 
-        from ..provers.decoding import generate
+        from ..provers.decoding import complete
 
-        tokenizer = self.loaded.tokenizer
-        ids = self._prompt_ids(prompt)
         generator = torch.Generator(device=self.loaded.device).manual_seed(seed)
-        with torch.no_grad():
-            out = generate(self.loaded.model, [ids] * n, self.max_new_tokens, temperature=temperature,
-                           eos_token_id=tokenizer.eos_token_id, generator=generator,
-                           pad_token_id=tokenizer.pad_token_id or 0)
-        return [tokenizer.decode(tokens, skip_special_tokens=True) for tokens in out.tokens]
+        outs = complete(self.loaded, [self._prompt_ids(prompt)] * n, self.max_new_tokens, temperature=temperature,
+                        generator=generator)
+        return [c.text for c in outs]
