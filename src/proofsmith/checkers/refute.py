@@ -19,7 +19,6 @@ Each result says which of these happened (`status`, `reason`) and keeps the evid
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -115,17 +114,12 @@ def _number(d: Mapping[str, Any], key: str, pid: str) -> int:
 
 def load_problems(path: str) -> dict[str, RefuteProblem]:
     """REFUTE problems from a JSONL file, by problem_id."""
+    from ..io import read_jsonl
+
     problems: dict[str, RefuteProblem] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ProofsmithError(f"{path}:{lineno}: not JSON ({exc.msg})") from exc
-            problem = RefuteProblem.from_record(record)
-            problems[problem.problem_id] = problem
+    for record in read_jsonl(path):
+        problem = RefuteProblem.from_record(record)
+        problems[problem.problem_id] = problem
     if not problems:
         raise ProofsmithError(f"{path}: no problems")
     return problems
