@@ -50,24 +50,21 @@ PROOF_PREFIX = _examples(
 )
 
 
+def _premises_block(premises: Sequence[str]) -> str:
+    if not premises:
+        return ""
+    lemmas = "\n".join(_clip(" ".join(p.split()), MAX_PREMISE_CHARS) for p in premises)
+    return f"(* Lemmas that may help *)\n{lemmas}\n\n"
+
+
 def tactic_prompt(state: str, premises: Sequence[str] = ()) -> str:
     """The prompt that asks for the next tactic in `state`, optionally with premises."""
-    parts = [TACTIC_PREFIX]
-    if premises:
-        lemmas = "\n".join(_clip(" ".join(p.split()), MAX_PREMISE_CHARS) for p in premises)
-        parts.append(f"(* Lemmas that may help *)\n{lemmas}\n\n")
-    parts.append(f"(* State *)\n{_clip(state.strip(), MAX_STATE_CHARS)}\n(* Tactic *)\n")
-    return "".join(parts)
+    return TACTIC_PREFIX + _premises_block(premises) + f"(* State *)\n{_clip(state.strip(), MAX_STATE_CHARS)}\n(* Tactic *)\n"
 
 
 def proof_prompt(statement: str, premises: Sequence[str] = ()) -> str:
     """The prompt that asks for a whole proof of `statement` (one line, ending in Qed)."""
-    parts = [PROOF_PREFIX]
-    if premises:
-        lemmas = "\n".join(_clip(" ".join(p.split()), MAX_PREMISE_CHARS) for p in premises)
-        parts.append(f"(* Lemmas that may help *)\n{lemmas}\n\n")
-    parts.append(f"{' '.join(statement.split())}\nProof.")
-    return "".join(parts)
+    return PROOF_PREFIX + _premises_block(premises) + f"{' '.join(statement.split())}\nProof."
 
 
 # Words a Coq tactic starts with: decoding may only start a tactic with one of them
