@@ -71,6 +71,8 @@ class TacticGenerator:
         best: dict[str, Generation] = {}
         for g in raw:
             text = prompts.clean_tactic(g.text)
+            if self.constrained and not prompts.starts_with_tactic_word(text):
+                continue
             if g.finished and text and (text not in best or best[text].logprob < g.logprob):
                 best[text] = Generation(text, g.logprob, g.tokens)
         return sorted(best.values(), key=lambda g: -g.logprob)

@@ -8,6 +8,8 @@ prover sees the same layout (train on what you test on).
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 
 TACTIC_EXAMPLES = (
@@ -85,6 +87,13 @@ def clean_tactic(text: str) -> str:
     if line and not line.endswith("."):
         line += "."
     return line if line != "." else ""
+
+
+def starts_with_tactic_word(tactic: str) -> bool:
+    """Whether the tactic's first word is one of TACTIC_WORDS (a token-level constraint on the
+    first token cannot see that "un" went on to "uni_A" instead of "unfold")."""
+    match = re.match(r"[A-Za-z_][\w']*", tactic.strip())
+    return bool(match) and match.group(0) in TACTIC_WORDS
 
 
 def clean_proof(text: str) -> str:
