@@ -83,13 +83,14 @@ def drafts(target):
     }
 
 
+@pytest.mark.parametrize("backend", ["packed", "hf"])
 @pytest.mark.parametrize("name", ["none", "prompt_lookup", "lookup_tree", "ngram_pool", "draft_model", "early_exit",
                                   "combined"])
-def test_greedy_identical_to_plain(target, references, name):
+def test_greedy_identical_to_plain(target, references, name, backend):
     source = None if name == "none" else drafts(target)[name]
     drafted = accepted = 0
     for prompt, ref in zip(PROMPTS, references):
-        out = generate(target, [prompt], 24, draft=source)
+        out = generate(target, [prompt], 24, draft=source, backend=backend)
         assert out.tokens[0] == ref
         assert len(out.logprobs[0]) == 24 and all(lp <= 0 for lp in out.logprobs[0])
         drafted += out.stats.drafted
@@ -108,12 +109,13 @@ def test_logprobs_match_a_full_forward(target):
     assert out.logprobs[0] == pytest.approx(expected, abs=1e-4)
 
 
+@pytest.mark.parametrize("backend", ["packed", "hf"])
 @pytest.mark.parametrize("name", ["none", "lookup_tree", "draft_model", "combined"])
-def test_batch_rows_equal_single_rows(target, name):
+def test_batch_rows_equal_single_rows(target, name, backend):
     source = None if name == "none" else drafts(target)[name]
-    single = [generate(target, [p], 20, draft=source).tokens[0] for p in PROMPTS]
+    single = [generate(target, [p], 20, draft=source, backend=backend).tokens[0] for p in PROMPTS]
     fresh = None if name == "none" else drafts(target)[name]
-    batched = generate(target, PROMPTS, 20, draft=fresh)
+    batched = generate(target, PROMPTS, 20, draft=fresh, backend=backend)
     assert batched.tokens == single
 
 

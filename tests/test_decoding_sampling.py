@@ -49,11 +49,12 @@ def chi_square_p(counts: torch.Tensor, probs: torch.Tensor) -> float:
     return float(torch.special.gammaincc(torch.tensor(dof / 2.0, dtype=torch.double), stat / 2))
 
 
-def sample_counts(model, warp: Warp, draft, seed: int, samples: int = SAMPLES) -> tuple[torch.Tensor, object]:
+def sample_counts(model, warp: Warp, draft, seed: int, samples: int = SAMPLES,
+                  backend: str = "auto") -> tuple[torch.Tensor, object]:
     gen = torch.Generator().manual_seed(seed)
     # drafting forced on for every row (the adaptive budget would switch it off for a batch this wide)
     out = generate(model, [PROMPT] * samples, 2, temperature=warp.temperature, top_p=warp.top_p, draft=draft,
-                   generator=gen, adaptive=False, max_draft_tokens=2, max_step_tokens=10**6)
+                   generator=gen, adaptive=False, max_draft_tokens=2, max_step_tokens=10**6, backend=backend)
     pairs = torch.tensor(out.tokens)
     vocab = model.config.vocab_size
     counts = torch.bincount(pairs[:, 0] * vocab + pairs[:, 1], minlength=vocab * vocab).reshape(vocab, vocab)
@@ -71,6 +72,14 @@ def test_sampling_distribution_matches_the_target(model, source, temperature, to
     counts, stats = sample_counts(model, warp, draft, seed=11, samples=1500 if source == "draft_model" else SAMPLES)
     if draft is not None:  # acceptances and rejections both happened
         assert 0 < stats.accepted < stats.drafted
+    assert chi_square_p(counts, exact_joint(model, warp)) > 1e-3
+
+
+def test_sampling_through_transformers_forward_matches_the_target(model):
+    """The engine's other target (any model, any device): the same exactness."""
+    warp = Warp(0.7, 0.9)
+    counts, stats = sample_counts(model, warp, PromptLookup(branches=3), seed=13, backend="hf")
+    assert 0 < stats.accepted < stats.drafted
     assert chi_square_p(counts, exact_joint(model, warp)) > 1e-3
 
 

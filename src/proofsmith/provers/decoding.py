@@ -28,7 +28,6 @@ neighbours leave masked holes, so batch rows advance independently.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from typing import Protocol
 import torch
 
 from ..core import ProofsmithError
+from .targets import open_target
 
 # -------------------------------------------------------------------------- drafts API
 
@@ -140,77 +140,6 @@ class Generation:
     stats: DecodeStats
 
 
-# -------------------------------------------------------------------------- cache
-
-
-class _Cache:
-    """An HF DynamicCache plus, per row, which cache columns hold real tokens."""
-
-    def __init__(self, model, batch: int, device: torch.device):
-        from transformers import DynamicCache
-
-        self.hf = DynamicCache()
-        self.kwarg = _cache_kwarg(model)  # "cache" in transformers 5, "past_key_values" before
-        self.valid = torch.zeros(batch, 0, dtype=torch.bool, device=device)
-        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)  # real tokens per row
-
-    def keep(self, width: int, keep: torch.Tensor, counts: torch.Tensor) -> None:
-        """Of the last `width` columns, row b keeps columns keep[b, :counts[b]] in that order."""
-        old = self.valid.shape[1] - width
-        kmax = int(counts.max())
-        identity = bool((keep[:, :kmax] == torch.arange(kmax, device=keep.device)).all())
-        for layer in self.hf.layers:
-            for name in ("keys", "values"):
-                t = getattr(layer, name)
-                if identity:  # every row kept a prefix: a plain crop (the common batch-1 chain case)
-                    t = t[..., : old + kmax, :]
-                else:
-                    idx = keep[:, None, :kmax, None].expand(t.shape[0], t.shape[1], kmax, t.shape[3])
-                    t = torch.cat([t[..., :old, :], t[..., old:, :].gather(2, idx)], dim=2)
-                setattr(layer, name, t)
-        kept = torch.arange(kmax, device=keep.device)[None, :] < counts[:, None]
-        self.valid = torch.cat([self.valid[:, :old], kept], dim=1)
-        self.lengths = self.lengths + counts
-
-    def select_rows(self, rows: torch.Tensor) -> None:
-        for layer in self.hf.layers:
-            layer.keys, layer.values = layer.keys[rows], layer.values[rows]
-        self.valid, self.lengths = self.valid[rows], self.lengths[rows]
-
-
-def _cache_kwarg(model) -> str:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
-
-
-def _forward(model, cache: _Cache, tokens: torch.Tensor, depth: torch.Tensor, ancestors: torch.Tensor,
-             new_valid: torch.Tensor, logits_to_keep: int = 0) -> torch.Tensor:
-    """Run `tokens` (B, N) through the model against the cache; returns logits (B, N, V)
-    (only the last `logits_to_keep` positions when that is not 0: the prefill needs none).
-
-    `ancestors[b, i, j]`: node j is node i or one of its ancestors; `depth` their offsets
-    from each row's length; `new_valid` (B, N) the real (non-padding) nodes.
-    """
-    batch, n = tokens.shape
-    causal = torch.ones(n, n, dtype=torch.bool, device=tokens.device).tril()
-    if bool(cache.valid.all()) and bool(new_valid.all()) and bool((ancestors == causal).all()):
-        # a plain causal chain without holes: let the model build its own mask (HF's exact path)
-        out = model(input_ids=tokens, position_ids=cache.lengths[:, None] + depth, use_cache=True,
-                    logits_to_keep=logits_to_keep, **{cache.kwarg: cache.hf})
-        cache.valid = torch.cat([cache.valid, new_valid], dim=1)
-        return out.logits
-    see_cache = cache.valid[:, None, :].expand(batch, n, cache.valid.shape[1])
-    allowed = torch.cat([see_cache, ancestors & new_valid[:, None, :]], dim=2)
-    dtype = next(model.parameters()).dtype
-    mask = torch.zeros(allowed.shape, dtype=dtype, device=tokens.device)
-    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
-    positions = cache.lengths[:, None] + depth
-    out = model(input_ids=tokens, attention_mask=mask[:, None], position_ids=positions,
-                use_cache=True, logits_to_keep=logits_to_keep, **{cache.kwarg: cache.hf})
-    cache.valid = torch.cat([cache.valid, new_valid], dim=1)
-    return out.logits
-
-
 # -------------------------------------------------------------------------- the loop
 
 
@@ -219,8 +148,8 @@ class AdaptiveLength:
 
     With k drafts a row yields 1 + sum_{i<=k} alpha^i tokens per step on average. A
     forward pass over M query tokens costs about c(M) = 1 for M = 1 and
-    1 + width_penalty + verify_cost * M beyond (CPU GEMMs jump in cost past one row,
-    then grow slowly). With B rows the budget is the k that maximises
+    1 + width_penalty + verify_cost * M beyond, constants the target measured for itself
+    (targets.py: `step_cost`). With B rows the budget is the k that maximises
     yield / (c(B (1 + k)) / c(B)), or 0 (a plain step) when no k beats 1; every
     `probe_every` plain steps a short probe refreshes alpha.
     """
@@ -343,6 +272,7 @@ def generate(
     max_step_tokens: int | None = None,
     adaptive: bool = True,
     pad_token_id: int = 0,
+    backend: str = "auto",
     stop_fn: Callable[[list[int]], bool] | None = None,
 ) -> Generation:
     """Generate up to `max_new_tokens` after each prompt (a list of token lists, or a
@@ -362,25 +292,16 @@ def generate(
     stats = DecodeStats()
     batch = len(prompts)
 
-    # prefill all but each prompt's last token (left padded); the last one is pending
-    width = max(len(p) for p in prompts)
-    padded = torch.tensor([[pad_token_id] * (width - len(p)) + p for p in prompts], device=device)
-    real = torch.tensor([[False] * (width - len(p)) + [True] * len(p) for p in prompts], device=device)
-    cache = _Cache(model, batch, device)
-    if width > 1:
-        depth = (real[:, :-1].long().cumsum(1) - 1).clamp_min(0)
-        causal = torch.ones(width - 1, width - 1, dtype=torch.bool, device=device).tril()
-        _forward(model, cache, padded[:, :-1], depth, causal.expand(batch, -1, -1), real[:, :-1], logits_to_keep=1)
-        cache.lengths += real[:, :-1].sum(1)
+    capacity = max(len(p) for p in prompts) + max_new_tokens + max_tree_nodes + 1
+    target = open_target(model, prompts, capacity, pad_token_id, backend)
 
     rows = list(range(batch))  # original row of each active cache row
     contexts = [list(p) for p in prompts]
     out_tokens: list[list[int]] = [[] for _ in prompts]
     out_logprobs: list[list[float]] = [[] for _ in prompts]
-    cpu = device.type == "cpu"
-    penalty = 0.5 if cpu else 0.1  # measured: CPU GEMMs jump in cost past one row
-    max_step_tokens = max_step_tokens or (32 if cpu else 512)  # CPU forwards slow down sharply beyond
-    lengths = [AdaptiveLength(max_draft_tokens, width_penalty=penalty) for _ in prompts]
+    max_step_tokens = max_step_tokens or (32 if device.type == "cpu" else 512)  # CPU forwards slow down beyond
+    width_penalty, verify_cost = target.step_cost
+    lengths = [AdaptiveLength(max_draft_tokens, width_penalty, verify_cost) for _ in prompts]
     while rows:
         budgets = [min(lengths[r].budget(len(rows)) if adaptive else max_draft_tokens,
                        max_new_tokens - len(out_tokens[r]) - 1) for r in rows]
@@ -393,7 +314,7 @@ def generate(
             proposals = [Proposal() for _ in rows]
         tokens, depth, ancestors, valid, children = _tree_tensors(
             proposals, [contexts[r][-1] for r in rows], pad_token_id, device)
-        logits = _forward(model, cache, tokens, depth, ancestors, valid)
+        logits = target.forward(tokens, depth, ancestors, valid)
         stats.steps += 1
 
         keep = torch.zeros(len(rows), tokens.shape[1], dtype=torch.long)
@@ -420,9 +341,9 @@ def generate(
             counts[i] = len(path)
             if not done:
                 still.append(i)
-        cache.keep(tokens.shape[1], keep.to(device), counts.to(device))
+        target.keep(tokens.shape[1], keep.to(device), counts.to(device))
         if len(still) < len(rows):
-            cache.select_rows(torch.tensor(still, dtype=torch.long, device=device))
+            target.select_rows(torch.tensor(still, dtype=torch.long, device=device))
             rows = [rows[i] for i in still]
 
     stats.emitted = sum(len(t) for t in out_tokens)

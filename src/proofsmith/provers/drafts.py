@@ -22,7 +22,8 @@ from collections import defaultdict
 
 import torch
 
-from .decoding import Proposal, Warp, _cache_kwarg
+from .decoding import Proposal, Warp
+from .targets import _cache_kwarg
 
 
 class _TreeBuilder:

@@ -1,0 +1,118 @@
+"""Where the decoding engine runs the target model: one object per generate call.
+
+A target holds the rows' KV cache and offers three operations (decoding.py drives them):
+
+    forward(tokens, depth, ancestors, valid) -> logits  one step over each row's draft tree
+    keep(width, keep, counts)                            roll the cache back to the accepted nodes
+    select_rows(rows)                                    drop finished rows
+
+`open_target` picks `PackedLlamaTarget` (packed_llama.py: prepacked CPU weights, a
+static cache) where it applies and `HFTarget` (transformers' own forward and
+DynamicCache, any causal LM, any device) everywhere else.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from ..core import ProofsmithError
+from . import packed_llama
+
+BACKENDS = ("auto", "packed", "hf")
+
+
+def open_target(model, prompts: list[list[int]], capacity: int, pad_token_id: int = 0, backend: str = "auto"):
+    """Prefill all but each prompt's last token; `capacity` bounds any row's final length."""
+    if backend not in BACKENDS:
+        raise ProofsmithError(f"unknown decoding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "packed" or (backend == "auto" and packed_llama.supports(model, capacity)):
+        if not packed_llama.supports(model, capacity):
+            raise ProofsmithError("the packed backend needs a Llama-family model in fp32 on a CPU with oneDNN")
+        return packed_llama.PackedLlamaTarget(model, prompts, capacity, pad_token_id)
+    return HFTarget(model, prompts, pad_token_id)
+
+
+class HFTarget:
+    """transformers' forward over an HF DynamicCache, plus which cache columns hold real
+    tokens per row (rows that accepted fewer tokens than others leave masked holes).
+
+    `step_cost`: a forward over M > 1 query tokens costs about 1 + a + b M single-token
+    steps; measured with SmolLM2-135M in fp32 on 2 CPU cores (a = 0.5: the GEMMs repack
+    their weights past one row) and assumed for a GPU (a = 0.1).
+    """
+
+    def __init__(self, model, prompts: list[list[int]], pad_token_id: int = 0):
+        from transformers import DynamicCache
+
+        self.model = model
+        device = next(model.parameters()).device
+        self.step_cost = (0.5, 0.06) if device.type == "cpu" else (0.1, 0.06)
+        batch = len(prompts)
+        self.hf = DynamicCache()
+        self.kwarg = _cache_kwarg(model)  # "cache" in transformers 5, "past_key_values" before
+        self.valid = torch.zeros(batch, 0, dtype=torch.bool, device=device)
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)  # real tokens per row
+        width = max(len(p) for p in prompts)
+        if width > 1:  # all but each prompt's last token, left padded
+            padded = torch.tensor([[pad_token_id] * (width - len(p)) + p for p in prompts], device=device)
+            real = torch.tensor([[False] * (width - len(p)) + [True] * len(p) for p in prompts], device=device)
+            depth = (real[:, :-1].long().cumsum(1) - 1).clamp_min(0)
+            causal = torch.ones(width - 1, width - 1, dtype=torch.bool, device=device).tril()
+            self._run(padded[:, :-1], depth, causal.expand(batch, -1, -1), real[:, :-1], logits_to_keep=1)
+            self.lengths += real[:, :-1].sum(1)
+
+    def forward(self, tokens: torch.Tensor, depth: torch.Tensor, ancestors: torch.Tensor,
+                valid: torch.Tensor) -> torch.Tensor:
+        return self._run(tokens, depth, ancestors, valid)
+
+    def _run(self, tokens, depth, ancestors, new_valid, logits_to_keep: int = 0) -> torch.Tensor:
+        """`ancestors[b, i, j]`: node j is node i or one of its ancestors; `depth` their
+        offsets from each row's length; `new_valid` (B, N) the real (non-padding) nodes."""
+        model = self.model
+        batch, n = tokens.shape
+        causal = torch.ones(n, n, dtype=torch.bool, device=tokens.device).tril()
+        positions = self.lengths[:, None] + depth
+        if bool(self.valid.all()) and bool(new_valid.all()) and bool((ancestors == causal).all()):
+            # a plain causal chain without holes: let the model build its own mask (HF's exact path)
+            out = model(input_ids=tokens, position_ids=positions, use_cache=True, logits_to_keep=logits_to_keep,
+                        **{self.kwarg: self.hf})
+        else:
+            see_cache = self.valid[:, None, :].expand(batch, n, self.valid.shape[1])
+            allowed = torch.cat([see_cache, ancestors & new_valid[:, None, :]], dim=2)
+            dtype = next(model.parameters()).dtype
+            mask = torch.zeros(allowed.shape, dtype=dtype, device=tokens.device)
+            mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+            out = model(input_ids=tokens, attention_mask=mask[:, None], position_ids=positions,
+                        use_cache=True, logits_to_keep=logits_to_keep, **{self.kwarg: self.hf})
+        self.valid = torch.cat([self.valid, new_valid], dim=1)
+        return out.logits
+
+    def keep(self, width: int, keep: torch.Tensor, counts: torch.Tensor) -> None:
+        """Of the last `width` columns, row b keeps columns keep[b, :counts[b]] in that order."""
+        old = self.valid.shape[1] - width
+        kmax = int(counts.max())
+        identity = bool((keep[:, :kmax] == torch.arange(kmax, device=keep.device)).all())
+        for layer in self.hf.layers:
+            for name in ("keys", "values"):
+                t = getattr(layer, name)
+                if identity:  # every row kept a prefix: a plain crop (the common batch-1 chain case)
+                    t = t[..., : old + kmax, :]
+                else:
+                    idx = keep[:, None, :kmax, None].expand(t.shape[0], t.shape[1], kmax, t.shape[3])
+                    t = torch.cat([t[..., :old, :], t[..., old:, :].gather(2, idx)], dim=2)
+                setattr(layer, name, t)
+        kept = torch.arange(kmax, device=keep.device)[None, :] < counts[:, None]
+        self.valid = torch.cat([self.valid[:, :old], kept], dim=1)
+        self.lengths = self.lengths + counts
+
+    def select_rows(self, rows: torch.Tensor) -> None:
+        for layer in self.hf.layers:
+            layer.keys, layer.values = layer.keys[rows], layer.values[rows]
+        self.valid, self.lengths = self.valid[rows], self.lengths[rows]
+
+
+def _cache_kwarg(model) -> str:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
