@@ -70,3 +70,26 @@ def test_weights_changed_in_place_are_repacked():
         model.lm_head.weight.copy_(tiny_llama(3).lm_head.weight)
     after = generate(model, [PROMPT], 12).tokens[0]
     assert after == hf_greedy(model, PROMPT, 12) and after != before
+
+
+@pytest.mark.parametrize("backend", ["packed", "hf"])
+def test_a_prompt_sharing_the_previous_prefix_starts_from_it(backend, monkeypatch):
+    """Prefix caching skips the shared tokens and changes nothing: outputs equal a fresh encoding."""
+    from proofsmith.provers.prefix_store import PrefixStore
+
+    model = tiny_llama(4)
+    shots = [3, 9, 4, 12, 7, 7, 30, 2, 5, 6, 1, 8]  # a few-shot prefix shared by every prompt
+    generate(model, [shots + [11, 12]], 4, backend=backend)
+    reused = []
+    lookup = PrefixStore.lookup
+    monkeypatch.setattr(PrefixStore, "lookup", lambda self, heads: reused.append(lookup(self, heads)[0])
+                        or lookup(self, heads))
+    prompts = [shots + [20, 21, 22], shots + [23], shots[:5]]
+    cached = generate(model, prompts, 10, draft=PromptLookup(branches=2), backend=backend)
+    assert reused == [4]  # the shortest row's head, shots[:4], is all that every row shares with the store
+    fresh = generate(model, prompts, 10, draft=PromptLookup(branches=2), backend=backend, prefix_cache=False)
+    assert cached.tokens == fresh.tokens == [hf_greedy(model, p, 10) for p in prompts]
+    for got, want in zip(cached.logprobs, fresh.logprobs):
+        assert got == pytest.approx(want, abs=1e-4)
+    generate(model, [shots + [20, 21]], 4, backend=backend)  # the store now holds row 0 of the last call
+    assert reused[-1] == len(shots) + 1

@@ -136,7 +136,8 @@ def run(quick: bool = False) -> dict:
         for name, make in sources.items():
             backend = "hf" if name.endswith("_hf_forward") else "auto"
             result, secs = _timed(lambda ids=ids, make=make, backend=backend: generate(
-                model, [ids], new_tokens, draft=make(), eos_token_id=eos, backend=backend))
+                model, [ids], new_tokens, draft=make(), eos_token_id=eos, backend=backend,
+                prefix_cache=False))  # every method encodes its prompt, as HF does
             seconds[name] += secs
             identical &= result.tokens[0] == reference
             drafted[name] += result.stats.drafted
@@ -197,7 +198,8 @@ def _batch_sampling(model, tok, items, new_tokens, eos, console) -> dict:
     for name, draft in (("ours_plain", None), ("ours_combined", Combined(PromptLookup(branches=4), NgramPool()))):
         gen = torch.Generator(device=model.device).manual_seed(0)
         ours, secs = _timed(lambda draft=draft, gen=gen: generate(
-            model, batch_ids, new_tokens, temperature=0.8, top_p=0.95, draft=draft, eos_token_id=eos, generator=gen))
+            model, batch_ids, new_tokens, temperature=0.8, top_p=0.95, draft=draft, eos_token_id=eos, generator=gen,
+            prefix_cache=False))
         rates[name] = sum(len(t) for t in ours.tokens) / secs
         acceptance = ours.stats.acceptance_rate
     console.print(f"batch-8 sampling: HF {rates['hf']:.1f} tok/s, ours plain {rates['ours_plain']:.1f} tok/s "

@@ -273,6 +273,7 @@ def generate(
     adaptive: bool = True,
     pad_token_id: int = 0,
     backend: str = "auto",
+    prefix_cache: bool = True,
     stop_fn: Callable[[list[int]], bool] | None = None,
 ) -> Generation:
     """Generate up to `max_new_tokens` after each prompt (a list of token lists, or a
@@ -293,7 +294,7 @@ def generate(
     batch = len(prompts)
 
     capacity = max(len(p) for p in prompts) + max_new_tokens + max_tree_nodes + 1
-    target = open_target(model, prompts, capacity, pad_token_id, backend)
+    target = open_target(model, prompts, capacity, pad_token_id, backend, prefix_cache)
 
     rows = list(range(batch))  # original row of each active cache row
     contexts = [list(p) for p in prompts]

@@ -23,6 +23,8 @@ import weakref
 import torch
 import torch.nn.functional as F
 
+from .prefix_store import PrefixStore, per_model
+
 SUPPORTED = ("llama", "mistral", "qwen2")  # the same layer layout (qwen2: q/k/v biases)
 
 
@@ -81,6 +83,7 @@ class PackedWeights:
         self.embed, self.norm, self.rotary = base.embed_tokens, base.norm, base.rotary_emb
         self.layers = [_Layer(layer, config) for layer in base.layers]
         self.head = PackedLinear(model.lm_head)
+        self.prefix = PrefixStore()
 
 
 _PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -88,12 +91,7 @@ _PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def packed_weights(model) -> PackedWeights:
     """The model's packed weights, repacked when any parameter changed (training steps)."""
-    version = tuple((p.data_ptr(), p._version) for p in model.parameters())
-    cached = _PACKED.get(model)
-    if cached is None or cached[0] != version:
-        cached = (version, PackedWeights(model))
-        _PACKED[model] = cached
-    return cached[1]
+    return per_model(_PACKED, model, PackedWeights)
 
 
 class PackedLlamaTarget:
@@ -111,28 +109,37 @@ class PackedLlamaTarget:
 
     step_cost = (0.1, 0.035)
 
-    def __init__(self, model, prompts: list[list[int]], capacity: int, pad_token_id: int = 0):
+    def __init__(self, model, prompts: list[list[int]], capacity: int, pad_token_id: int = 0,
+                 prefix_cache: bool = True):
         self.w = packed_weights(model)
+        store = self.w.prefix if prefix_cache else PrefixStore()
         batch = len(prompts)
         shape = (batch, self.w.kv_heads, capacity, self.w.head_dim)
         self.keys = [torch.zeros(shape) for _ in self.w.layers]  # masked slots still meet V: no NaN garbage
         self.values = [torch.zeros(shape) for _ in self.w.layers]
-        self.lengths = torch.zeros(batch, dtype=torch.long)
-        # prefill all but each prompt's last token (right padded); the last one is pending
-        width = max(len(p) for p in prompts) - 1
-        if width > 0:
-            tokens = torch.tensor([p[:-1] + [pad_token_id] * (width - len(p) + 1) for p in prompts])
-            real = torch.tensor([len(p) - 1 for p in prompts])
-            causal = torch.ones(width, width, dtype=torch.bool).tril()
-            sees = causal[None] & (torch.arange(width)[None, None, :] < real[:, None, None])
-            sees |= torch.eye(width, dtype=torch.bool)  # padding sees itself: no empty softmax
-            self._run(tokens, torch.arange(width).expand(batch, width), sees, logits=False)
-            self.lengths = real
+        # prefill all but each prompt's last token (the last one is pending): the part every
+        # row shares with the previous call's first prompt comes from the prefix store
+        heads = [p[:-1] for p in prompts]
+        reused, stored = store.lookup(heads)
+        for t, known in zip((*self.keys, *self.values), stored):
+            t[:, :, :reused] = known[:, :, :reused]
+        self.lengths = torch.full((batch,), reused, dtype=torch.long)
+        rest = [h[reused:] for h in heads]
+        width = max(len(r) for r in rest)
+        if width > 0:  # right padded; a padding node sees the cache and itself only
+            tokens = torch.tensor([r + [pad_token_id] * (width - len(r)) for r in rest])
+            real = torch.arange(width)[None, :] < torch.tensor([len(r) for r in rest])[:, None]
+            sees = torch.ones(width, width, dtype=torch.bool).tril() & real[:, None, :]
+            sees |= torch.eye(width, dtype=torch.bool)
+            self.forward(tokens, torch.arange(width).expand(batch, width), sees, real, logits=False)
+            self.lengths += real.sum(1)
+        store.remember(heads[0], [t[:1, :, :len(heads[0])].clone() for t in (*self.keys, *self.values)])
 
     def forward(self, tokens: torch.Tensor, depth: torch.Tensor, ancestors: torch.Tensor,
-                valid: torch.Tensor) -> torch.Tensor:
+                valid: torch.Tensor, logits: bool = True) -> torch.Tensor | None:
         """Logits (B, N, V) of each row's tree nodes; node i sees the row's cache and its
-        ancestors (`ancestors[b, i, j]`), at position lengths[b] + depth[b, i]."""
+        ancestors (`ancestors[b, i, j]`), at position lengths[b] + depth[b, i]. Padding
+        nodes (`valid` False) have only themselves as ancestors; their logits mean nothing."""
         batch, n = tokens.shape
         span = int(self.lengths.max()) + n
         slot = torch.arange(span)[None, None, :]
@@ -141,7 +148,7 @@ class PackedLlamaTarget:
         sees = (slot < start) | ((slot < start + n) & ancestors.gather(2, offset))  # its cache, its ancestors
         if batch == 1 and n == 1:
             sees = None  # one query row sees all of its cache: no mask
-        return self._run(tokens, self.lengths[:, None] + depth, sees, logits=True)
+        return self._run(tokens, self.lengths[:, None] + depth, sees, logits)
 
     def _run(self, tokens, positions, sees, logits: bool):
         w = self.w

@@ -14,24 +14,29 @@ DynamicCache, any causal LM, any device) everywhere else.
 from __future__ import annotations
 
 import inspect
+import weakref
 
 import torch
 
 from ..core import ProofsmithError
 from . import packed_llama
+from .prefix_store import PrefixStore, per_model
 
 BACKENDS = ("auto", "packed", "hf")
+_HF_PREFIXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def open_target(model, prompts: list[list[int]], capacity: int, pad_token_id: int = 0, backend: str = "auto"):
-    """Prefill all but each prompt's last token; `capacity` bounds any row's final length."""
+def open_target(model, prompts: list[list[int]], capacity: int, pad_token_id: int = 0, backend: str = "auto",
+                prefix_cache: bool = True):
+    """Prefill all but each prompt's last token; `capacity` bounds any row's final length;
+    `prefix_cache` starts from the tokens shared with the model's previous prompt."""
     if backend not in BACKENDS:
         raise ProofsmithError(f"unknown decoding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "packed" or (backend == "auto" and packed_llama.supports(model, capacity)):
         if not packed_llama.supports(model, capacity):
             raise ProofsmithError("the packed backend needs a Llama-family model in fp32 on a CPU with oneDNN")
-        return packed_llama.PackedLlamaTarget(model, prompts, capacity, pad_token_id)
-    return HFTarget(model, prompts, pad_token_id)
+        return packed_llama.PackedLlamaTarget(model, prompts, capacity, pad_token_id, prefix_cache)
+    return HFTarget(model, prompts, pad_token_id, prefix_cache)
 
 
 class HFTarget:
@@ -43,7 +48,7 @@ class HFTarget:
     their weights past one row) and assumed for a GPU (a = 0.1).
     """
 
-    def __init__(self, model, prompts: list[list[int]], pad_token_id: int = 0):
+    def __init__(self, model, prompts: list[list[int]], pad_token_id: int = 0, prefix_cache: bool = True):
         from transformers import DynamicCache
 
         self.model = model
@@ -54,14 +59,31 @@ class HFTarget:
         self.kwarg = _cache_kwarg(model)  # "cache" in transformers 5, "past_key_values" before
         self.valid = torch.zeros(batch, 0, dtype=torch.bool, device=device)
         self.lengths = torch.zeros(batch, dtype=torch.long, device=device)  # real tokens per row
-        width = max(len(p) for p in prompts)
-        if width > 1:  # all but each prompt's last token, left padded
-            padded = torch.tensor([[pad_token_id] * (width - len(p)) + p for p in prompts], device=device)
-            real = torch.tensor([[False] * (width - len(p)) + [True] * len(p) for p in prompts], device=device)
-            depth = (real[:, :-1].long().cumsum(1) - 1).clamp_min(0)
-            causal = torch.ones(width - 1, width - 1, dtype=torch.bool, device=device).tril()
-            self._run(padded[:, :-1], depth, causal.expand(batch, -1, -1), real[:, :-1], logits_to_keep=1)
-            self.lengths += real[:, :-1].sum(1)
+        # prefill all but each prompt's last token (the last one is pending): the part every
+        # row shares with the previous call's first prompt comes from the prefix store
+        heads = [p[:-1] for p in prompts]
+        store = per_model(_HF_PREFIXES, model, lambda _: PrefixStore()) if prefix_cache else PrefixStore()
+        reused, stored = store.lookup(heads)
+        if reused:
+            layers = len(stored) // 2
+            for i, (k, v) in enumerate(zip(stored[:layers], stored[layers:])):
+                self.hf.update(k[..., :reused, :].repeat(batch, 1, 1, 1), v[..., :reused, :].repeat(batch, 1, 1, 1), i)
+            self.valid = torch.ones(batch, reused, dtype=torch.bool, device=device)
+            self.lengths += reused
+        rest = [h[reused:] for h in heads]
+        width = max(len(r) for r in rest)
+        if width > 0:  # left padded: the padding leaves masked holes
+            padded = torch.tensor([[pad_token_id] * (width - len(r)) + r for r in rest], device=device)
+            real = torch.tensor([[False] * (width - len(r)) + [True] * len(r) for r in rest], device=device)
+            depth = (real.long().cumsum(1) - 1).clamp_min(0)
+            causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
+            self._run(padded, depth, causal.expand(batch, -1, -1), real, logits_to_keep=1)
+            self.lengths += real.sum(1)
+        columns = self.valid[0].nonzero()[:, 0][: len(heads[0])]  # row 0's real columns, in order
+        store.remember(heads[0], [t[:1, :, columns].clone() for t in (*self._tensors("keys"), *self._tensors("values"))])
+
+    def _tensors(self, name: str) -> list[torch.Tensor]:
+        return [getattr(layer, name) for layer in self.hf.layers]
 
     def forward(self, tokens: torch.Tensor, depth: torch.Tensor, ancestors: torch.Tensor,
                 valid: torch.Tensor) -> torch.Tensor:
