@@ -39,11 +39,10 @@ class DecodingConfig:
 
 
 def generate(
-    lm, prompt: str, config: DecodingConfig, stop=("\n",), shared_prefix: str = "", first_mask=None
+    lm, prompt: str, config: DecodingConfig, stop=("\n",), first_mask=None
 ) -> list[Generation]:
     """Run one decoding method: the single place that dispatches on the method's name."""
-    common = {"max_new_tokens": config.max_new_tokens, "stop": stop, "shared_prefix": shared_prefix,
-              "first_mask": first_mask}
+    common = {"max_new_tokens": config.max_new_tokens, "stop": stop, "first_mask": first_mask}
     if config.method == "sample":
         return tactics.sample(lm, prompt, config.num, config.temperature, config.top_p, **common)
     if config.method == "beam":
@@ -65,7 +64,7 @@ class TacticGenerator:
         prompt = prompts.tactic_prompt(state, [p.code for p in hits])
         if self.constrained and not hasattr(self, "_mask"):
             self._mask = tactics.first_token_mask(self.lm, prompts.TACTIC_WORDS)
-        raw = generate(self.lm, prompt, self.config, stop=("\n",), shared_prefix=prompts.TACTIC_PREFIX,
+        raw = generate(self.lm, prompt, self.config, stop=("\n",),
                        first_mask=self._mask if self.constrained else None)
         self.tokens += sum(g.tokens for g in raw)
         best: dict[str, Generation] = {}
@@ -91,6 +90,6 @@ class ProofSampler:
     def __call__(self, statement: str) -> list[Generation]:
         hits = self.premises.retrieve(statement, self.premises_k) if self.premises is not None else []
         prompt = prompts.proof_prompt(statement, [p.code for p in hits])
-        raw = generate(self.lm, prompt, self.config, stop=("Qed.", "\n"), shared_prefix=prompts.PROOF_PREFIX)
+        raw = generate(self.lm, prompt, self.config, stop=("Qed.", "\n"))
         self.tokens += sum(g.tokens for g in raw)
         return [Generation(prompts.clean_proof(g.text), g.logprob, g.tokens, g.finished) for g in raw]

@@ -47,8 +47,9 @@ class PackedLinear:
 
     def __init__(self, *layers: torch.nn.Linear):
         weight = torch.cat([layer.weight.detach() for layer in layers]).contiguous()
-        biases = [layer.bias for layer in layers]
-        self.bias = torch.cat([b.detach() for b in biases]) if all(b is not None for b in biases) else None
+        biases = [layer.bias.detach() if layer.bias is not None else torch.zeros(layer.out_features)
+                  for layer in layers]
+        self.bias = torch.cat(biases) if any(layer.bias is not None for layer in layers) else None
         self.out_features = weight.shape[0]
         self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
 

@@ -1,9 +1,11 @@
 """Generating candidates with a causal LM: sampling, beam search, diverse beam search.
 
-Each method is one function over plain tensors with the same shape of signature,
-``method(lm, prompt, n, ..., max_new_tokens, stop, shared_prefix, first_mask) ->
-list[Generation]``, sharing the prompt's KV cache across all rows (the prompt is encoded
-once; a `shared_prefix` such as the few-shot examples once per model). Every Generation
+Each method is one function with the same shape of signature,
+``method(lm, prompt, n, ..., max_new_tokens, stop, first_mask) -> list[Generation]``,
+running the model through the decoding engine's targets (targets.py): sampling through
+`decoding.complete`, beam search step by step on a target whose rows are the beams. The
+prompt is encoded once for all rows, and a few-shot prefix shared with the previous
+prompt not at all (the targets' prefix store). Every Generation
 carries its log-probability under the model itself (untempered, unpenalised), which
 is what best-first search uses as priority.
 
@@ -16,8 +18,6 @@ Plain beam search is the same algorithm with one group and λ = 0.
 
 from __future__ import annotations
 
-import copy
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,63 +32,39 @@ class Generation:
     finished: bool = True  # False when it ran into max_new_tokens
 
 
-_PREFIX_CACHES: dict[tuple[int, str], object] = {}
+def _encode(lm, text: str) -> list[int]:
+    return lm.tokenizer(text, add_special_tokens=False).input_ids
 
 
-@torch.no_grad()
-def _forward(lm, ids: torch.Tensor, cache=None):
-    """One forward pass with a KV cache; returns (cache, logits of the last position)."""
-    base = lm.model.get_base_model() if hasattr(lm.model, "get_base_model") else lm.model
-    # transformers 5.2x renamed past_key_values to cache (in and out); accept both
-    key = "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
-    out = lm.model(input_ids=ids, use_cache=True, logits_to_keep=1, **({key: cache} if cache is not None else {}))
-    new_cache = out.cache if key == "cache" else out.past_key_values
-    return new_cache, out.logits[:, -1, :].float()
+def _open(lm, ids: list[int], rows: int, max_new_tokens: int):
+    """A decoding target (targets.py) holding the prompt for `rows` rows, and the logits
+    after the prompt (rows, vocab). The prompt is encoded once, whatever `rows`; its
+    shared few-shot prefix comes from the target's prefix store."""
+    from .targets import open_target
 
-
-def _encode(lm, text: str) -> torch.Tensor:
-    return lm.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids.to(lm.device)
-
-
-def _prefix_cache(lm, prefix: str):
-    """The KV cache of a prompt prefix shared by many calls (the few-shot examples), made once."""
-    key = (id(lm.model), prefix)
-    if key not in _PREFIX_CACHES:
-        if len(_PREFIX_CACHES) > 8:
-            _PREFIX_CACHES.clear()
-        _PREFIX_CACHES[key] = _forward(lm, _encode(lm, prefix))[0]
-    return copy.deepcopy(_PREFIX_CACHES[key])
-
-
-def _prefill(lm, prompt: str, rows: int, shared_prefix: str = ""):
-    """Encode the prompt once; return its KV cache repeated for `rows` and the last logits.
-
-    When the prompt starts with `shared_prefix`, that prefix is encoded once per model and
-    its cache reused: with a few-shot prompt it is most of the prompt.
-    """
-    # cut before the prefix's trailing white space: the tokenizer splits white space before a word
-    # differently from white space that ends a string, so only a cut at a non-space character gives
-    # the same tokens as encoding the whole prompt (a test checks the two agree)
-    shared_prefix = shared_prefix.rstrip()
-    if shared_prefix and prompt.startswith(shared_prefix) and len(prompt) > len(shared_prefix):
-        cache, logits = _forward(lm, _encode(lm, prompt[len(shared_prefix) :]), _prefix_cache(lm, shared_prefix))
-    else:
-        cache, logits = _forward(lm, _encode(lm, prompt))
+    target = open_target(lm.model, [ids], len(ids) + max_new_tokens + 1, lm.tokenizer.pad_token_id or 0)
+    logits = _advance(target, [ids[-1]], lm.device)
     if rows > 1:
-        cache.batch_repeat_interleave(rows)
-    return cache, logits.expand(rows, -1)
+        target.select_rows(torch.zeros(rows, dtype=torch.long, device=lm.device))
+    return target, logits.expand(rows, -1)
+
+
+def _advance(target, tokens: list[int], device) -> torch.Tensor:
+    """Feed one token per row; the next-token logits (rows, vocab), fp32."""
+    n = len(tokens)
+    one = torch.ones(n, 1, dtype=torch.bool, device=device)
+    logits = target.forward(torch.tensor(tokens, device=device)[:, None], torch.zeros(n, 1, dtype=torch.long,
+                            device=device), one[:, :, None], one)
+    target.keep(1, torch.zeros(n, 1, dtype=torch.long, device=device), torch.ones(n, dtype=torch.long, device=device))
+    return logits[:, 0].float()
 
 
 def first_token_mask(lm, words: Sequence[str]) -> torch.Tensor:
     """An additive mask allowing only the first tokens of `words` (a constrained start)."""
     mask = torch.full((lm.model.config.vocab_size,), float("-inf"))
     for word in words:
-        mask[_encode(lm, word)[0, 0]] = 0.0
+        mask[_encode(lm, word)[0]] = 0.0
     return mask
-
-
-def _step(lm, cache, tokens: torch.Tensor) -> torch.Tensor:
-    return _forward(lm, tokens.view(-1, 1), cache)[1]
 
 
 def _stopped(lm, token_ids: list[int], stop: Sequence[str]) -> tuple[bool, str]:
@@ -120,7 +96,6 @@ def sample(
     top_p: float = 0.95,
     max_new_tokens: int = 32,
     stop: Sequence[str] = ("\n",),
-    shared_prefix: str = "",
     first_mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> list[Generation]:
@@ -132,11 +107,11 @@ def sample(
     """
     from .decoding import complete
 
-    ids = _encode(lm, prompt)[0].tolist()
+    ids = _encode(lm, prompt)
     firsts: list[int] = []
     first_logp = [0.0] * n
     if first_mask is not None:
-        _, logits = _prefill(lm, prompt, 1, shared_prefix)
+        _, logits = _open(lm, ids, 1, 1)
         warped = _top_p_filter((logits[0] + first_mask.to(logits.device)) / max(temperature, 1e-5), top_p)
         firsts = torch.multinomial(torch.softmax(warped, dim=-1), n, replacement=True, generator=generator).tolist()
         model_logp = torch.log_softmax(logits[0], dim=-1)
@@ -159,11 +134,10 @@ def beam_search(
     n: int,
     max_new_tokens: int = 32,
     stop: Sequence[str] = ("\n",),
-    shared_prefix: str = "",
     first_mask: torch.Tensor | None = None,
 ) -> list[Generation]:
     """The n most likely finished continuations found by beam search with n beams."""
-    return diverse_beam_search(lm, prompt, n, 1, 0.0, max_new_tokens, stop, shared_prefix, first_mask)
+    return diverse_beam_search(lm, prompt, n, 1, 0.0, max_new_tokens, stop, first_mask)
 
 
 @torch.no_grad()
@@ -175,14 +149,13 @@ def diverse_beam_search(
     diversity_penalty: float = 1.0,
     max_new_tokens: int = 32,
     stop: Sequence[str] = ("\n",),
-    shared_prefix: str = "",
     first_mask: torch.Tensor | None = None,
 ) -> list[Generation]:
     """Finished continuations of n beams in `groups` groups, best log-probability first."""
     if n % groups:
         raise ValueError(f"num beams {n} must be a multiple of groups {groups}")
     k = n // groups
-    cache, logits = _prefill(lm, prompt, n, shared_prefix)
+    target, logits = _open(lm, _encode(lm, prompt), n, max_new_tokens)
     if first_mask is not None:
         logits = logits + first_mask.to(logits.device)
     seqs: list[list[int]] = [[] for _ in range(n)]
@@ -232,7 +205,7 @@ def diverse_beam_search(
         seqs, rank, true_logp = new_seqs, new_rank, new_logp
         if all(group_done) or step == max_new_tokens - 1:
             break
-        cache.reorder_cache(torch.tensor(next_rows, device=lm.device))
-        logits = _step(lm, cache, torch.tensor(next_tokens, device=lm.device))
+        target.select_rows(torch.tensor(next_rows, device=lm.device))
+        logits = _advance(target, next_tokens, lm.device)
     results = [gen for group in finished for _, gen in sorted(group, key=lambda x: -x[0])[:k]]
     return sorted(results, key=lambda gen: -gen.logprob)
