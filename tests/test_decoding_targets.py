@@ -93,3 +93,13 @@ def test_a_prompt_sharing_the_previous_prefix_starts_from_it(backend, monkeypatc
         assert got == pytest.approx(want, abs=1e-4)
     generate(model, [shots + [20, 21]], 4, backend=backend)  # the store now holds row 0 of the last call
     assert reused[-1] == len(shots) + 1
+
+
+def test_lora_layers_run_through_transformers():
+    """An adapter's layers are not nn.Linear: packing their base weights would drop the adapter."""
+    from peft import LoraConfig, get_peft_model
+
+    model = tiny_llama(5)
+    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    assert not packed_llama.supports(peft_model) and not packed_llama.supports(peft_model.get_base_model())
+    assert isinstance(open_target(peft_model.get_base_model(), [PROMPT], 64), HFTarget)

@@ -22,8 +22,9 @@ Leviathan/Chen rule: accept x with probability min(1, p(x)/q(x)), on rejection d
 from norm(max(0, p - q)), a bonus token from p when every draft token is accepted.
 
 After verification the cache keeps, per row, the root and the accepted nodes (moved
-left into order) and drops the rest; rows that accepted fewer tokens than their
-neighbours leave masked holes, so batch rows advance independently.
+left into order) and drops the rest, so batch rows advance independently. The model
+runs behind a *target* (targets.py): a packed static-cache forward for Llama-family
+models on CPU (packed_llama.py) or transformers' own forward for any other.
 """
 
 from __future__ import annotations
