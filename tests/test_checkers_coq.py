@@ -98,3 +98,19 @@ def test_project_library_from_load_paths_is_visible(checker, tmp_path):
                 statement="Lemma double_2 : double 2 = 4.", meta={"coq_args": ["-Q", str(tmp_path), "MyLib"]})
     v = check(checker, "reflexivity.", task)
     assert v.passed, v.message
+
+
+IN_SECTION = Task(id="sec", kind="coq", statement="Lemma swap_ok : forall x : A, f (g x) = x.",
+                  context=("Module Lists.\nSection Maps.\nVariables A B : Type.\nVariable f : B -> A.\n"
+                           "Variable g : A -> B.\nHypothesis fg : forall x, f (g x) = x.\n"))
+
+
+def test_a_statement_from_inside_a_section_and_a_module(checker):
+    """A project prelude cut inside `Module`/`Section`: the checker closes them, then checks
+    the generalised theorem by its full name (PSCheck.Candidate.Lists.swap_ok)."""
+    assert check(checker, "Proof. intros. apply fg. Qed.", IN_SECTION).passed
+    wrong = check(checker, "Proof. intros. reflexivity. Qed.", IN_SECTION)
+    assert wrong.status == "failed"
+    # closing the section early, to state something else, is caught
+    early = check(checker, "Proof. intros. apply fg. Qed. End Maps. Lemma swap_ok : True. exact I. Qed.", IN_SECTION)
+    assert not early.passed

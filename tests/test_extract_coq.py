@@ -120,6 +120,22 @@ def test_stdlib_file_in_the_coq_namespace(tmp_path):
     assert diff["file_path"] == "Bool/Bool.v"
 
 
+def test_a_stdlib_lemma_inside_a_section_gets_its_section_and_checks(tmp_path):
+    """BoolEq states its lemmas over the section's `Variable beq`: the task's prelude is the
+    file up to the statement, and the Coq checker proves the reference again."""
+    from proofsmith.checkers.coq import CoqChecker
+    from proofsmith.core import Candidate
+    from proofsmith.extract.coq_project import coqlib
+    from proofsmith.io import task_from_record
+
+    lib = find_library(coqlib() / "theories" / "Bool")
+    result = extract_file(FileJob(lib, lib.root / "BoolEq.v"))
+    inside = [t for t in result["tasks"] if t["meta"]["in_section"]]
+    assert inside and all("Variable" in t["prelude"] for t in inside)
+    task = task_from_record(inside[0])
+    assert CoqChecker().check(task, Candidate(task.id, task.reference)).passed
+
+
 @pytest.mark.slow
 def test_resume_after_a_real_kill(tmp_path):
     from proofsmith.extract.coq_project import coqlib

@@ -2,7 +2,9 @@
 
 The file is prelude + statement + proof, compiled by coqc in the sandbox as module
 `PSCheck.Candidate`, followed by `Check` and `Print Assumptions` of the theorem's
-full name. It passes only when
+full name (its short name, the newest definition, when the prelude leaves a Section or
+Module open, as a statement taken from inside a section does; `End` sentences then
+close them). It passes only when
 
 1. the proof uses no escape: admit / Admitted / Abort / give_up, no new axiom,
    parameter, hypothesis or variable, no environment rewinding (Reset, Back, Undo),
@@ -113,7 +115,11 @@ class CoqChecker:
         if bad:
             return Verdict("failed", f"proof uses {bad!r}, which is not allowed", details={"forbidden": bad})
         head = (task.context.rstrip() + "\n" if task.context.strip() else "") + statement.strip() + "\n"
-        source = head + proof + f"\nCheck {MODULE}.{name}.\nPrint Assumptions {MODULE}.{name}.\n"
+        ends = open_scopes(task.context)
+        # inside a Section or Module the full name does not resolve yet: the short name is
+        # the newest definition, the candidate's; the types compare before generalisation
+        full = name if ends else f"{MODULE}.{name}"
+        source = head + proof + f"\nCheck {full}.\nPrint Assumptions {full}.\n{ends}"
         run = self._coqc(source, task)
         limited = run.limit_verdict("coqc")
         if limited:
@@ -123,7 +129,7 @@ class CoqChecker:
             message, line = first_error(run.stdout + run.stderr, head.count("\n"))
             return Verdict("failed", message, run.wall_s, res, details={"error_line": line})
         check_out, assumptions = _split_outputs(run.stdout, name)
-        reference = self._reference_type(task, head, name)
+        reference = self._reference_type(task, head, ends, full)
         if reference is None:
             return Verdict("error", "the statement does not compile on its own", run.wall_s, res)
         if _normalize_ws(check_out) != _normalize_ws(reference):
@@ -142,12 +148,28 @@ class CoqChecker:
             self._sandboxes[dirs] = self.sandbox.seeing(dirs)
         return self._sandboxes[dirs].run(args, files={"Candidate.v": source}, limits=self.limits)
 
-    def _reference_type(self, task: Task, head: str, name: str) -> str | None:
+    def _reference_type(self, task: Task, head: str, ends: str, full: str) -> str | None:
         key = (head, tuple(task.meta.get("coq_args", [])))
         if key not in self._reference_cache:
-            run = self._coqc(head + f"Admitted.\nCheck {MODULE}.{name}.\n", task)
+            run = self._coqc(head + f"Admitted.\nCheck {full}.\n{ends}", task)
             self._reference_cache[key] = run.stdout.strip() if run.returncode == 0 else None
         return self._reference_cache[key]
+
+
+@functools.lru_cache(maxsize=256)
+def open_scopes(context: str) -> str:
+    """The `End` sentences closing the Sections and Modules that `context` leaves open
+    (innermost first): coqc refuses a file that ends inside one."""
+    from ..coq.sentences import SentenceError, split_sentences
+    from ..extract.coq_defs import Scope
+
+    scope = Scope("")
+    try:
+        for sentence in split_sentences(context):
+            scope.update(sentence.text)
+    except SentenceError:
+        return ""  # coqc will report the prelude's own error
+    return "".join(f"End {name}.\n" for _, name in reversed(scope.stack))
 
 
 def load_path_dirs(coq_args: list[str]) -> tuple[str, ...]:
@@ -169,7 +191,8 @@ def _split_outputs(stdout: str, name: str) -> tuple[str, list[str]]:
     """coqc's output of the appended `Check` and `Print Assumptions` sentences."""
     marker = stdout.rfind("Axioms:")
     closed = stdout.rfind(CLOSED)
-    cut = max(marker, closed)
+    section = stdout.rfind("Section Variables:")  # inside a section, listed before the axioms
+    cut = section if section > closed and (marker < 0 or section < marker) else max(marker, closed)
     check_out = stdout[:cut].strip() if cut >= 0 else stdout.strip()
     assumptions: list[str] = []
     if marker >= 0 and marker > closed:

@@ -179,8 +179,9 @@ def extract_file(job: FileJob) -> dict[str, Any]:
                 proof = {"full_name": scope.qualify(name), "name": name, "kind": kind, "module": module,
                          "file_path": rel, "start": [s.line, s.column], "statement": s.text, "proof_start": s.end,
                          "imports": list(imports), "in_section": scope.in_section,
-                         "prelude": _prelude(context, module, scope) if lib.builtin or s.start > MAX_PREFIX
-                         else src[:s.start].rstrip(),
+                         "prelude": _prelude(context, module, scope)
+                         if (lib.builtin and not scope.in_section) or s.start > MAX_PREFIX
+                         else src[:s.start].rstrip(),  # the file so far: a section's variables too
                          "initial_goals": _goal_dicts(after), "traced_tactics": []}
                 resolver.forget(name)
             elif proof is not None and after is not None:  # a tactic
