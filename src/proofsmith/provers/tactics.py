@@ -76,17 +76,6 @@ def _stopped(lm, token_ids: list[int], stop: Sequence[str]) -> tuple[bool, str]:
     return (True, text[: min(cuts)]) if cuts else (False, text)
 
 
-def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p."""
-    if top_p >= 1.0:
-        return logits
-    sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-    drop = cumulative - torch.softmax(sorted_logits, dim=-1) > top_p  # the first token always stays
-    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-
-
 @torch.no_grad()
 def sample(
     lm,
@@ -105,15 +94,15 @@ def sample(
     the vocabulary) constrains the first token, which is drawn here from the masked
     prompt logits; the engine continues each row from it.
     """
-    from .decoding import complete
+    from .decoding import Warp, complete
 
     ids = _encode(lm, prompt)
     firsts: list[int] = []
     first_logp = [0.0] * n
     if first_mask is not None:
         _, logits = _open(lm, ids, 1, 1)
-        warped = _top_p_filter((logits[0] + first_mask.to(logits.device)) / max(temperature, 1e-5), top_p)
-        firsts = torch.multinomial(torch.softmax(warped, dim=-1), n, replacement=True, generator=generator).tolist()
+        warped = Warp(temperature, top_p).probs(logits[0] + first_mask.to(logits.device))  # the engine's own warp
+        firsts = torch.multinomial(warped, n, replacement=True, generator=generator).tolist()
         model_logp = torch.log_softmax(logits[0], dim=-1)
         first_logp = [float(model_logp[t]) for t in firsts]
     rows = [ids + [t] for t in firsts] if firsts else [ids] * n
