@@ -1,6 +1,6 @@
 """The adaptive draft length: drafts more when they are accepted, none when they do not pay."""
 
-from proofsmith.provers.decoding import AdaptiveLength
+from proofsmith.provers.decoding.engine import AdaptiveLength
 
 
 def test_budget_grows_with_the_acceptance_rate():

@@ -5,9 +5,9 @@ import pytest
 import torch
 from test_decoding_greedy import tiny_llama
 
-from proofsmith.provers.decoding import Proposal, _tree_tensors
-from proofsmith.provers.drafts import _TreeBuilder
-from proofsmith.provers.targets import open_target
+from proofsmith.provers.decoding.engine import Proposal, _tree_tensors
+from proofsmith.provers.decoding.drafts import _TreeBuilder
+from proofsmith.provers.decoding.targets import open_target
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from proofsmith.provers.decoding import complete
-from proofsmith.provers.models import LoadedModel, resolve_model_path
+from proofsmith.provers.decoding.engine import complete
+from proofsmith.provers.decoding.models import LoadedModel, resolve_model_path
 
 
 @pytest.fixture(scope="module")

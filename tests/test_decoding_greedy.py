@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from proofsmith.core import ProofsmithError
-from proofsmith.provers.decoding import generate
-from proofsmith.provers.drafts import Combined, DraftModel, NgramPool, PromptLookup, early_exit
+from proofsmith.provers.decoding.engine import generate
+from proofsmith.provers.decoding.drafts import Combined, DraftModel, NgramPool, PromptLookup, early_exit
 
 
 def tiny_llama(seed: int, vocab: int = 48, layers: int = 3, scale: float = 6.0):
@@ -136,7 +136,7 @@ def test_bad_input_is_a_user_error(target):
 
 @pytest.fixture(scope="module")
 def default_model():
-    from proofsmith.provers.models import cached_model
+    from proofsmith.provers.decoding.models import cached_model
 
     try:
         return cached_model()

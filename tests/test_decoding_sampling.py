@@ -11,8 +11,8 @@ import pytest
 import torch
 from test_decoding_greedy import noisy_copy, tiny_llama
 
-from proofsmith.provers.decoding import Warp, generate
-from proofsmith.provers.drafts import Combined, DraftModel, NgramPool, PromptLookup
+from proofsmith.provers.decoding.engine import Warp, generate
+from proofsmith.provers.decoding.drafts import Combined, DraftModel, NgramPool, PromptLookup
 
 PROMPT = [1, 2, 3, 4, 1, 2, 3, 5, 1, 2, 3, 4, 1, 2]
 SAMPLES = 4000

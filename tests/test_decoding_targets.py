@@ -5,10 +5,10 @@ import torch
 from test_decoding_greedy import hf_greedy, tiny_llama
 
 from proofsmith.core import ProofsmithError
-from proofsmith.provers import packed_llama
-from proofsmith.provers.decoding import generate
-from proofsmith.provers.drafts import PromptLookup
-from proofsmith.provers.targets import HFTarget, open_target
+from proofsmith.provers.decoding import packed_llama
+from proofsmith.provers.decoding.engine import generate
+from proofsmith.provers.decoding.drafts import PromptLookup
+from proofsmith.provers.decoding.targets import HFTarget, open_target
 
 PROMPT = [1, 5, 6, 7, 8, 5, 6, 7, 9, 3, 11, 12, 13]
 
@@ -75,7 +75,7 @@ def test_weights_changed_in_place_are_repacked():
 @pytest.mark.parametrize("backend", ["packed", "hf"])
 def test_a_prompt_sharing_the_previous_prefix_starts_from_it(backend, monkeypatch):
     """Prefix caching skips the shared tokens and changes nothing: outputs equal a fresh encoding."""
-    from proofsmith.provers.prefix_store import PrefixStore
+    from proofsmith.provers.decoding.engine.prefix_store import PrefixStore
 
     model = tiny_llama(4)
     shots = [3, 9, 4, 12, 7, 7, 30, 2, 5, 6, 1, 8]  # a few-shot prefix shared by every prompt

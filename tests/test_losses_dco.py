@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from proofsmith.provers.losses import dco_loss, dco_weight, naive_sequence_loss, sequence_loss
+from proofsmith.provers.training.losses import dco_loss, dco_weight, naive_sequence_loss, sequence_loss
 
 
 def _batch(seed=0, rows=24, hidden=32, vocab=16, segments=8):

@@ -9,9 +9,9 @@ import pytest
 
 from proofsmith.checkers.coq import CoqChecker
 from proofsmith.core import Candidate, Task
-from proofsmith.provers.batch import prove_all
-from proofsmith.provers.generator import DecodingConfig
-from proofsmith.provers.runner import ProverConfig, prove_task
+from proofsmith.provers.search.batch import prove_all
+from proofsmith.provers.search.generator import DecodingConfig
+from proofsmith.provers.search.runner import ProverConfig, prove_task
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="needs Coq")]
 

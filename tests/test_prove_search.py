@@ -9,11 +9,11 @@ import pytest
 
 from proofsmith.checkers.coq import CoqChecker
 from proofsmith.core import Candidate, Task
-from proofsmith.provers.batch import prove_all
-from proofsmith.provers.coq_session import CoqSession
-from proofsmith.provers.runner import ProverConfig, summarize
-from proofsmith.provers.search import best_first_search
-from proofsmith.provers.tactics import Generation
+from proofsmith.provers.search.batch import prove_all
+from proofsmith.provers.search.coq_session import CoqSession
+from proofsmith.provers.search.runner import ProverConfig, summarize
+from proofsmith.provers.search.proof_search import best_first_search
+from proofsmith.provers.decoding.strategies import Generation
 
 pytestmark = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="needs Coq (coqidetop.opt)")
 
@@ -82,7 +82,7 @@ def test_batch_baseline_run_is_resumable_and_eval_readable(tmp_path):
         {"task_id": "t:bad", "kind": "coq", "prelude": "", "statement": "Lemma c : undefined_thing = 0."},
     ]
     tasks_file.write_text("".join(json.dumps(t) + "\n" for t in tasks))
-    from proofsmith.provers.theorems import load_theorems
+    from proofsmith.provers.search.theorems import load_theorems
 
     loaded = load_theorems(tasks_file)
     out = tmp_path / "run.jsonl"

@@ -9,8 +9,8 @@ import signal
 import pytest
 
 from proofsmith.core import ProofsmithError
-from proofsmith.provers.coq_session import CoqSession
-from proofsmith.provers.states import ProofFinished, TacticError, TacticState
+from proofsmith.provers.search.coq_session import CoqSession
+from proofsmith.provers.search.states import ProofFinished, TacticError, TacticState
 
 pytestmark = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="needs Coq (coqidetop.opt)")
 

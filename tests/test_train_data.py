@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from proofsmith.core import ProofsmithError
-from proofsmith.provers import prompts
-from proofsmith.provers.train_data import load_examples, proof_body, proof_example, tactic_example
+from proofsmith.provers.search import prompts
+from proofsmith.provers.training.data import load_examples, proof_body, proof_example, tactic_example
 
 
 def write_corpus(root, theorems, tactics):

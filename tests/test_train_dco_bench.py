@@ -4,7 +4,7 @@ import pytest
 
 from proofsmith.bench.dco import FAMILY, _validate_family, family_data
 from proofsmith.eval.passk import pass_at_k
-from proofsmith.provers.train_data import proof_example
+from proofsmith.provers.training.data import proof_example
 
 
 def test_family_is_deterministic_and_test_statements_are_unseen():

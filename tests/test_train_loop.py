@@ -12,8 +12,8 @@ import sys
 import pytest
 import torch
 
-from proofsmith.provers.models import load_model, resolve_model_path
-from proofsmith.provers.train import TrainConfig, train
+from proofsmith.provers.decoding.models import load_model, resolve_model_path
+from proofsmith.provers.training.loop import TrainConfig, train
 
 TASKS = [
     ("Lemma t{i} : {i} + 1 = S {i}.", "Proof. reflexivity. Qed."),

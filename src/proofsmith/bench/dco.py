@@ -110,9 +110,9 @@ def sample_proofs(lm, statement: str, n: int, seed: int) -> list[str]:
     """n whole proofs at temperature 1 in the bare layout the models were trained in."""
     import torch
 
-    from ..provers.decoding import complete
-    from ..provers.prompts import clean_proof
-    from ..provers.train_data import proof_prompt
+    from ..provers.decoding.engine import complete
+    from ..provers.search.prompts import clean_proof
+    from ..provers.training.data import proof_prompt
 
     ids = lm.tokenizer(proof_prompt(statement, "bare"), add_special_tokens=False)["input_ids"]
     generator = torch.Generator(device=lm.device).manual_seed(seed)
@@ -126,7 +126,7 @@ def evaluate(model_dir: Path, tests: list[dict], n: int, results: Path, label: s
 
     from ..checkers.coq import CoqChecker
     from ..core import Candidate, Task
-    from ..provers.models import load_model
+    from ..provers.decoding.models import load_model
 
     done = {}
     if results.exists():
@@ -152,7 +152,7 @@ def evaluate(model_dir: Path, tests: list[dict], n: int, results: Path, label: s
 def run(quick: bool = False) -> dict:
     from ..eval.passk import pass_at_k
     from ..paths import cache_dir
-    from ..provers.train import TrainConfig, train
+    from ..provers.training.loop import TrainConfig, train
 
     size = _size(QUICK if quick else FULL, os.environ.get("PROOFSMITH_DCO_SIZE", ""))
     corpus = os.environ.get("PROOFSMITH_DCO_CORPUS")

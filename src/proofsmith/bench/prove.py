@@ -21,13 +21,13 @@ from pathlib import Path
 
 from ..checkers.sandbox import Limits, get_sandbox
 from ..coq.sentences import split_sentences
-from ..provers.batch import prove_all
-from ..provers.coq_session import CoqSession
-from ..provers.demo import demo_corpus
-from ..provers.generator import DecodingConfig
-from ..provers.runner import ProverConfig, summarize
-from ..provers.states import TacticState
-from ..provers.theorems import load_theorems, premises_path
+from ..provers.search.batch import prove_all
+from ..provers.search.coq_session import CoqSession
+from ..provers.search.demo import demo_corpus
+from ..provers.search.generator import DecodingConfig
+from ..provers.search.runner import ProverConfig, summarize
+from ..provers.search.states import TacticState
+from ..provers.search.theorems import load_theorems, premises_path
 
 
 def _proof_steps(reference: str) -> list[str]:

@@ -82,9 +82,9 @@ def run(quick: bool = False) -> dict:
     from rich.console import Console
     from rich.table import Table
 
-    from ..provers.decoding import generate
-    from ..provers.drafts import Combined, NgramPool, PromptLookup, early_exit
-    from ..provers.models import load_model
+    from ..provers.decoding.engine import generate
+    from ..provers.decoding.drafts import Combined, NgramPool, PromptLookup, early_exit
+    from ..provers.decoding.models import load_model
 
     if os.environ.get("PROOFSMITH_SPECDEC_THREADS"):
         torch.set_num_threads(int(os.environ["PROOFSMITH_SPECDEC_THREADS"]))
@@ -182,8 +182,8 @@ def _batch_sampling(model, tok, items, new_tokens, eos, console) -> dict:
     without drafts (what `complete` uses for a batch) and with the combined drafts."""
     import torch
 
-    from ..provers.decoding import generate
-    from ..provers.drafts import Combined, NgramPool, PromptLookup
+    from ..provers.decoding.engine import generate
+    from ..provers.decoding.drafts import Combined, NgramPool, PromptLookup
 
     batch_ids = [tok(text).input_ids for _, text in (items * 8)[:8]]
     width = max(map(len, batch_ids))

@@ -142,7 +142,7 @@ Example input:
 
 def propose_generators(problem: RefuteProblem, model: str | None, n: int, max_new_tokens: int = 160) -> list[Program]:
     """`n` sampled generator programs from a causal LM (the offline default when model is None)."""
-    from ..provers.models import cached_model
+    from ..provers.decoding.models import cached_model
 
     with _MODEL_LOCK:  # workers share one model; loading or generating twice at once gains nothing on a CPU
         return _propose(problem, cached_model(model), n, max_new_tokens)
@@ -151,7 +151,7 @@ def propose_generators(problem: RefuteProblem, model: str | None, n: int, max_ne
 def _propose(problem: RefuteProblem, loaded, n: int, max_new_tokens: int) -> list[Program]:
     import torch
 
-    from ..provers.decoding import complete
+    from ..provers.decoding.engine import complete
 
     tok = loaded.tokenizer
     prompt = PROMPT.format(statement=problem.statement[:2000], input_format=problem.input_format[:1000],

@@ -23,9 +23,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build (or reuse) a small stdlib corpus, prove its test theorems with the default model, report."""
         from ..paths import cache_dir
-        from ..provers.demo import report_text, run_demo
-        from ..provers.generator import DecodingConfig
-        from ..provers.runner import ProverConfig
+        from ..provers.search.demo import report_text, run_demo
+        from ..provers.search.generator import DecodingConfig
+        from ..provers.search.runner import ProverConfig
 
         import json
 

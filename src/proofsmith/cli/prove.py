@@ -39,10 +39,10 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Prove theorems with a model (best-first search or sampling), re-check every proof."""
-        from ..provers.batch import prove_all
-        from ..provers.generator import DecodingConfig
-        from ..provers.runner import ProverConfig, summarize
-        from ..provers.theorems import load_theorems, premises_path
+        from ..provers.search.batch import prove_all
+        from ..provers.search.generator import DecodingConfig
+        from ..provers.search.runner import ProverConfig, summarize
+        from ..provers.search.theorems import load_theorems, premises_path
 
         tasks = load_theorems(dataset, split, config)[:limit]
         decoding = DecodingConfig(method=method, num=num, temperature=temperature, top_p=top_p, groups=groups,

@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         backend: str = typer.Option("auto", "--backend", help="Fused loss kernel: auto | torch | triton."),
     ) -> None:
         """Fine-tune a prover with CE, DCO or DCO-step; rerun the same command to resume."""
-        from ..provers.train import TrainConfig
-        from ..provers.train import train as run_training
+        from ..provers.training.loop import TrainConfig
+        from ..provers.training.loop import train as run_training
 
         config = TrainConfig(model=model, loss=loss, n=n, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
                              lora_targets=tuple(t.strip() for t in lora_targets.split(",") if t.strip()),

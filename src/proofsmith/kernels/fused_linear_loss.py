@@ -9,7 +9,7 @@ logits exists at once.
 
 The per-token weights ``w_t`` are what let CE, DCO and DCO-step share this one path: the
 DCO gradient is F times the CE gradient (F per sequence or per proof step), so those
-losses only change the weights (see ``provers/losses.py``).
+losses only change the weights (see ``provers/training/losses.py``).
 
 Two backends with one contract: ``torch`` (below; the reference, and the fast path on
 CPU) and ``triton`` (``fused_linear_loss_triton.py``; CUDA, or the interpreter with

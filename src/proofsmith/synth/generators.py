@@ -7,7 +7,7 @@ class ModelGenerator:
     """Samples answers from a chat model through proofsmith's decoding engine."""
 
     def __init__(self, spec: str | None = None, max_new_tokens: int = 320) -> None:
-        from ..provers.models import cached_model
+        from ..provers.decoding.models import cached_model
 
         self.loaded = cached_model(spec)
         self.name = self.loaded.name
@@ -24,7 +24,7 @@ class ModelGenerator:
     def generate(self, prompt: str, n: int, temperature: float, seed: int) -> list[str]:
         import torch
 
-        from ..provers.decoding import complete
+        from ..provers.decoding.engine import complete
 
         generator = torch.Generator(device=self.loaded.device).manual_seed(seed)
         outs = complete(self.loaded, [self._prompt_ids(prompt)] * n, self.max_new_tokens, temperature=temperature,

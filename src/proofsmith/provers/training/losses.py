@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..kernels.fused_linear_loss import fused_linear_weighted_nll, token_nll
+from ...kernels.fused_linear_loss import fused_linear_weighted_nll, token_nll
 
 LOSSES = ("ce", "dco", "dco-step")
 # below this log p̂, float64 exp(L) underflows; there 1-(1-p̂)^N = N p̂ (1 + O(N p̂)) exactly enough

@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from ..core import Task
-from ..io import JsonlAppender
+from ...core import Task
+from ...io import JsonlAppender
 from .runner import ProverConfig, prove_task
 
 Job = tuple[Task, ProverConfig]
@@ -43,7 +43,7 @@ def run_on_ray(jobs: Sequence[Job], address: str) -> Iterator[dict[str, Any]]:
     try:
         import ray
     except ImportError as exc:
-        from ..core import ProofsmithError
+        from ...core import ProofsmithError
 
         raise ProofsmithError("--ray needs: pip install 'proofsmith[ray]'") from exc
     if not ray.is_initialized():
@@ -69,7 +69,7 @@ def _same_settings(out: str | os.PathLike, config: ProverConfig) -> None:
     import json
     from pathlib import Path
 
-    from ..core import ProofsmithError
+    from ...core import ProofsmithError
 
     path = Path(f"{out}.config.json")
     settings = {k: v for k, v in config.to_dict().items() if k != "threads"}  # threads change speed, not results

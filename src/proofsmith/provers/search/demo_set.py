@@ -8,7 +8,7 @@ tactic, some need induction or case analysis.
 
 from __future__ import annotations
 
-from ..core import Provenance, Task
+from ...core import Provenance, Task
 
 _PRELUDE = "Require Import Arith Lia List Bool.\nImport ListNotations."
 

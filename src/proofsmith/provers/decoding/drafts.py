@@ -22,7 +22,7 @@ from collections import defaultdict
 
 import torch
 
-from .decoding import Proposal, Warp
+from .engine import Proposal, Warp
 from .targets import _cache_kwarg
 
 

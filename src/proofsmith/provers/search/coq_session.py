@@ -20,10 +20,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..coq import CoqDied, CoqError, CoqIdeTop, CoqTimeout
-from ..coq.goals import NO_GOALS, Goals
-from ..coq.sentences import SentenceError, split_sentences
-from ..core import ProofsmithError
+from ...coq import CoqDied, CoqError, CoqIdeTop, CoqTimeout
+from ...coq.goals import NO_GOALS, Goals
+from ...coq.sentences import SentenceError, split_sentences
+from ...core import ProofsmithError
 from .states import ProofFinished, TacticError, TacticResult, TacticState
 
 # What a tactic may not do: end, abandon or cheat the proof (anywhere in it), or be a
@@ -73,10 +73,10 @@ class CoqSession:
         if sandbox is None:
             self._coq = CoqIdeTop(args=coq_args, timeout=timeout, memory_mb=memory_mb)
         else:
-            from ..checkers.sandbox import Limits, get_sandbox
+            from ...checkers.sandbox import Limits, get_sandbox
 
             limits = Limits(wall_s=cpu_s, cpu_s=cpu_s, memory_mb=memory_mb, processes=16)
-            from ..checkers.coq import load_path_dirs
+            from ...checkers.coq import load_path_dirs
 
             backend = get_sandbox(None if sandbox == "auto" else sandbox).seeing(load_path_dirs(list(coq_args)))
             self._coq = CoqIdeTop(args=coq_args, timeout=timeout, sandbox=backend, limits=limits)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import prompts, tactics
-from .tactics import Generation
+from . import prompts
+from ..decoding import strategies as tactics
+from ..decoding.strategies import Generation
 
 METHODS = ("sample", "beam", "diverse")
 
@@ -27,7 +28,7 @@ class DecodingConfig:
     max_new_tokens: int = 32
 
     def __post_init__(self) -> None:
-        from ..core import ProofsmithError
+        from ...core import ProofsmithError
 
         if self.method not in METHODS:
             raise ProofsmithError(f"unknown decoding method {self.method!r} (one of {', '.join(METHODS)})")

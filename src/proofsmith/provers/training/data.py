@@ -1,4 +1,4 @@
-"""Training pairs for provers, in the layout `proofsmith prove` asks in (provers/prompts.py).
+"""Training pairs for provers, in the layout `proofsmith prove` asks in (provers/search/prompts.py).
 
 Two kinds of pair, both read from the Coq corpus (docs/coq-corpus.md) or a tasks JSONL:
   * tactic: ``tactic_prompt(state_before)`` -> ``"<tactic>\\n"`` (one proof step)
@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..coq.sentences import SentenceError, split_sentences, strip_comments
-from ..core import ProofsmithError
-from . import prompts
+from ...coq.sentences import SentenceError, split_sentences, strip_comments
+from ...core import ProofsmithError
+from ..search import prompts
 
 PAIRS = ("both", "tactics", "proofs")
 LAYOUTS = ("prove", "bare")

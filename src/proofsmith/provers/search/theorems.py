@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import ProofsmithError, Provenance, Task
+from ...core import ProofsmithError, Provenance, Task
 
 
 def load_theorems(dataset: str | Path, split: str = "test", config: str = "random") -> list[Task]:
@@ -18,7 +18,7 @@ def load_theorems(dataset: str | Path, split: str = "test", config: str = "rando
     if not path.exists():
         raise ProofsmithError(f"{path}: no such file or directory")
     if path.is_file():
-        from ..io import load_tasks
+        from ...io import load_tasks
 
         tasks = [t for t in load_tasks(path).values() if t.kind == "coq"]
         if not tasks:
@@ -45,7 +45,7 @@ def _corpus_split(root: Path, split: str, config: str) -> list[Task]:
     tasks_file = root / "raw" / "tasks.jsonl"
     known = {}
     if tasks_file.is_file():
-        from ..io import load_tasks
+        from ...io import load_tasks
 
         known = load_tasks(tasks_file)
     tasks = []
