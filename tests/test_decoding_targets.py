@@ -75,7 +75,7 @@ def test_weights_changed_in_place_are_repacked():
 @pytest.mark.parametrize("backend", ["packed", "hf"])
 def test_a_prompt_sharing_the_previous_prefix_starts_from_it(backend, monkeypatch):
     """Prefix caching skips the shared tokens and changes nothing: outputs equal a fresh encoding."""
-    from proofsmith.provers.decoding.engine.prefix_store import PrefixStore
+    from proofsmith.provers.decoding.prefix_store import PrefixStore
 
     model = tiny_llama(4)
     shots = [3, 9, 4, 12, 7, 7, 30, 2, 5, 6, 1, 8]  # a few-shot prefix shared by every prompt

@@ -13,7 +13,7 @@ from proofsmith.provers.search.batch import prove_all
 from proofsmith.provers.search.coq_session import CoqSession
 from proofsmith.provers.search.runner import ProverConfig, summarize
 from proofsmith.provers.search.proof_search import best_first_search
-from proofsmith.provers.decoding.strategies import Generation
+from proofsmith.provers.decoding.completion import Completion
 
 pytestmark = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="needs Coq (coqidetop.opt)")
 
@@ -24,11 +24,11 @@ class Scripted:
     def __init__(self, table: dict[str, list[tuple[str, float]]]):
         self.table, self.seen = table, []
 
-    def __call__(self, state: str) -> list[Generation]:
+    def __call__(self, state: str) -> list[Completion]:
         self.seen.append(state)
         for key, tactics in self.table.items():
             if key in state:
-                return [Generation(t, lp, 1) for t, lp in tactics]
+                return [Completion(t, lp, (0,)) for t, lp in tactics]
         return []
 
 
@@ -62,7 +62,7 @@ def test_search_stops_at_the_budget():
     counter = iter(range(1000))
     with CoqSession("", "Lemma refl (n : nat) : n = n.") as session:
         # every tactic makes a new state (a fresh hypothesis), so only the budget stops it
-        result = best_first_search(session, lambda s: [Generation(f"pose (x{next(counter)} := 0).", -1.0, 1)],
+        result = best_first_search(session, lambda s: [Completion(f"pose (x{next(counter)} := 0).", -1.0, (0,))],
                                    max_expansions=3, timeout_s=60)
     assert result.status == "budget" and result.expansions == 3
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 KINDS = ("coq", "lean", "fstar", "mpi", "python", "refute")
 STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "error")
@@ -137,3 +140,66 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))
+
+
+# ----------------------------------------------------------------------------- checkers
+
+
+@runtime_checkable
+class Checker(Protocol):
+    """Decides a candidate for one task kind; never trusts it (runs it in a Sandbox).
+
+    `limits` are the sandbox limits of one check. A checker may also offer
+    `check_batch(pairs) -> list[Verdict]` where checking many at once is cheaper;
+    `check_many` uses it when present.
+    """
+
+    limits: Any
+
+    def check(self, task: Task, candidate: Candidate) -> Verdict: ...
+
+
+@dataclass(frozen=True)
+class CheckerEntry:
+    """Where the checker of a kind lives (imported only when asked for) and the tools it needs."""
+
+    kind: str
+    target: str  # "module:Class"; the class takes (sandbox) and has `limits`
+    needs: tuple[str, ...] = ()  # executables on PATH
+    install: str = ""  # how to get them, for the one-line error
+
+
+CHECKERS: dict[str, CheckerEntry] = {}
+
+
+def register_checker(kind: str, target: str, needs: Sequence[str] = (), install: str = "") -> None:
+    CHECKERS[kind] = CheckerEntry(kind, target, tuple(needs), install)
+
+
+register_checker("python", "proofsmith.checkers.python:PythonChecker")
+register_checker("coq", "proofsmith.checkers.coq:CoqChecker", needs=("coqc",),
+                 install="apt-get install coq libcoq-stdlib")
+
+
+def get_checker(kind: str, sandbox: Any = None, timeout: float | None = None) -> Checker:
+    """The registered checker for `kind`; `timeout` sets its wall and CPU seconds per check."""
+    entry = CHECKERS.get(kind)
+    if entry is None:
+        raise ProofsmithError(f"no checker for task kind {kind!r} (checked kinds: {', '.join(sorted(CHECKERS))})")
+    missing = [tool for tool in entry.needs if shutil.which(tool) is None]
+    if missing:
+        raise ProofsmithError(f"checking {kind} tasks needs {', '.join(missing)}, which is not installed"
+                              + (f": {entry.install}" if entry.install else ""))
+    module, name = entry.target.split(":")
+    checker = getattr(importlib.import_module(module), name)(sandbox)
+    if timeout:
+        checker.limits = dataclasses.replace(checker.limits, wall_s=timeout, cpu_s=timeout)
+    return checker
+
+
+def check_many(checker: Checker, pairs: Sequence[tuple[Task, Candidate]]) -> list[Verdict]:
+    """Verdicts for many (task, candidate) pairs, through the checker's batched form if it has one."""
+    batch = getattr(checker, "check_batch", None)
+    if batch is not None:
+        return list(batch(pairs))
+    return [checker.check(task, candidate) for task, candidate in pairs]

@@ -22,7 +22,7 @@ from collections import defaultdict
 
 import torch
 
-from .engine import Proposal, Warp
+from .proposal import Proposal, Warp
 from .targets import _cache_kwarg
 
 

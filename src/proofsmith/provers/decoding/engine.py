@@ -29,86 +29,16 @@ models on CPU (packed_llama.py) or transformers' own forward for any other.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import torch
 
 from ...core import ProofsmithError
+from .completion import Completion
+from .proposal import DraftSource, Proposal, Warp, _safe  # noqa: F401 (engine's API)
 from .targets import open_target
-
-# -------------------------------------------------------------------------- drafts API
-
-
-@dataclass
-class Proposal:
-    """A draft tree for one row: node i holds `tokens[i]` and hangs under `parents[i]`.
-
-    Parent -1 is the root (the pending token). Parents come before children. `q`, when
-    given, is the draft distribution each token was sampled from (a chain only,
-    shape (len(tokens), vocab)): verification then uses the Leviathan/Chen rule.
-    """
-
-    tokens: list[int] = field(default_factory=list)
-    parents: list[int] = field(default_factory=list)
-    q: torch.Tensor | None = None
-
-    @classmethod
-    def chain(cls, tokens: Sequence[int], q: torch.Tensor | None = None) -> Proposal:
-        return cls(list(tokens), list(range(-1, len(tokens) - 1)), q)
-
-
-class DraftSource(Protocol):
-    """Where drafts come from (see provers/decoding/drafts.py)."""
-
-    name: str
-
-    def propose(self, rows: list[int], contexts: list[list[int]], budgets: list[int], warp: Warp) -> list[Proposal]:
-        """One proposal per active row: `rows[i]` is its index in the call's batch,
-        `contexts[i]` its prompt + output so far; branches at most `budgets[i]` deep."""
-        ...
-
-    def observe(self, row: int, context: list[int], finished: bool) -> None:
-        """The row's context after a step (drafts that learn from output use it)."""
-        ...
-
-
-@dataclass(frozen=True)
-class Warp:
-    """The sampling distribution: temperature 0 means greedy (argmax)."""
-
-    temperature: float = 0.0
-    top_p: float = 1.0
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0
-
-    def probs(self, logits: torch.Tensor) -> torch.Tensor:
-        """softmax(logits / T) restricted to the top-p nucleus, renormalised; fp32; NaN-safe."""
-        logits = torch.nan_to_num(logits.float(), nan=-math.inf)
-        probs = torch.softmax(logits / max(self.temperature, 1e-6), dim=-1)
-        if self.top_p < 1.0:
-            sorted_p, order = probs.sort(dim=-1, descending=True)
-            # keep the smallest prefix whose mass reaches top_p (the first token always stays)
-            drop = (sorted_p.cumsum(-1) - sorted_p) >= self.top_p
-            sorted_p = sorted_p.masked_fill(drop, 0.0)
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-            probs = probs / probs.sum(-1, keepdim=True)
-        return _safe(probs)
-
-
-
-def _safe(probs: torch.Tensor) -> torch.Tensor:
-    """Rows that are NaN or all zero (0/0) become uniform rather than poisoning sampling."""
-    bad = ~torch.isfinite(probs).all(-1, keepdim=True) | (probs.sum(-1, keepdim=True) <= 0)
-    if bad.any():
-        probs = torch.where(bad, torch.full_like(probs, 1.0 / probs.shape[-1]), torch.nan_to_num(probs, nan=0.0))
-    return probs
-
 
 # -------------------------------------------------------------------------- results
 
@@ -131,10 +61,11 @@ class DecodeStats:
 
 
 @dataclass
-class Generation:
-    """`tokens[b]`: the new tokens of row b (an EOS included); `logprobs[b]`: log p(token)
-    under the target's unwarped distribution (temperature 1, no top-p), as search
-    priorities use."""
+class Decoded:
+    """The raw output of one `generate` call, token level: `tokens[b]`, the new tokens of
+    row b (an EOS included); `logprobs[b]`, log p(token) under the target's unwarped
+    distribution (temperature 1, no top-p), as search priorities use. `complete` turns
+    rows into Completions."""
 
     tokens: list[list[int]]
     logprobs: list[list[float]]
@@ -276,7 +207,7 @@ def generate(
     backend: str = "auto",
     prefix_cache: bool = True,
     stop_fn: Callable[[list[int]], bool] | None = None,
-) -> Generation:
+) -> Decoded:
     """Generate up to `max_new_tokens` after each prompt (a list of token lists, or a
     (B, T) tensor without padding). Greedy when temperature == 0; with a `draft` the
     output is the same (greedy) or has the same distribution (sampling)."""
@@ -350,7 +281,7 @@ def generate(
 
     stats.emitted = sum(len(t) for t in out_tokens)
     stats.seconds = time.perf_counter() - started
-    return Generation(out_tokens, out_logprobs, stats)
+    return Decoded(out_tokens, out_logprobs, stats)
 
 
 def _clip(prop: Proposal, budget: int) -> Proposal:
@@ -363,18 +294,6 @@ def _clip(prop: Proposal, budget: int) -> Proposal:
 
 
 # -------------------------------------------------------------------------- text level
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str  # the continuation, cut before the first stop string
-    token_ids: tuple[int, ...]  # up to and including the token that completed a stop
-    token_logprobs: tuple[float, ...]  # under the model itself (untempered)
-    finished: bool  # False when it ran into max_new_tokens
-
-    @property
-    def logprob(self) -> float:
-        return float(sum(self.token_logprobs))
 
 
 def default_draft(rows: int) -> DraftSource | None:
@@ -414,13 +333,17 @@ def _cut(tok, tokens: list[int], logprobs: list[float], stop: Sequence[str]) -> 
     """The completion up to the first stop: shortest token prefix whose text holds one."""
     if not stop:  # only EOS ends it, and generate stopped right there
         ended = bool(tokens) and tokens[-1] == tok.eos_token_id
-        return Completion(tok.decode(tokens, skip_special_tokens=True), tuple(tokens), tuple(logprobs), ended)
+        return _completion(tok.decode(tokens, skip_special_tokens=True), tokens, logprobs, ended)
     for k in range(1, len(tokens) + 1):
         text = tok.decode(tokens[:k], skip_special_tokens=True)
         cuts = [text.find(s) for s in stop if s in text]
         if cuts or tokens[k - 1] == tok.eos_token_id:
-            return Completion(text[: min(cuts)] if cuts else text, tuple(tokens[:k]), tuple(logprobs[:k]), True)
-    return Completion(tok.decode(tokens, skip_special_tokens=True), tuple(tokens), tuple(logprobs), False)
+            return _completion(text[: min(cuts)] if cuts else text, tokens[:k], logprobs[:k], True)
+    return _completion(tok.decode(tokens, skip_special_tokens=True), tokens, logprobs, False)
+
+
+def _completion(text: str, tokens: list[int], logprobs: list[float], finished: bool) -> Completion:
+    return Completion(text, float(sum(logprobs)), tuple(tokens), finished, tuple(logprobs))
 
 
 _NEWLINE_TOKENS: dict[int, list[int]] = {}

@@ -1,11 +1,11 @@
 """Generating candidates with a causal LM: sampling, beam search, diverse beam search.
 
 Each method is one function with the same shape of signature,
-``method(lm, prompt, n, ..., max_new_tokens, stop, first_mask) -> list[Generation]``,
+``method(lm, prompt, n, ..., max_new_tokens, stop, first_mask) -> list[Completion]``,
 running the model through the decoding engine's targets (targets.py): sampling through
 `decoding.complete`, beam search step by step on a target whose rows are the beams. The
 prompt is encoded once for all rows, and a few-shot prefix shared with the previous
-prompt not at all (the targets' prefix store). Every Generation
+prompt not at all (the targets' prefix store). Every Completion
 carries its log-probability under the model itself (untempered, unpenalised), which
 is what best-first search uses as priority.
 
@@ -19,17 +19,10 @@ Plain beam search is the same algorithm with one group and λ = 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
-
-@dataclass(frozen=True)
-class Generation:
-    text: str  # the continuation, cut before the first stop string
-    logprob: float  # sum of the model's token log-probabilities (untempered)
-    tokens: int  # tokens generated for it
-    finished: bool = True  # False when it ran into max_new_tokens
+from .completion import Completion
 
 
 def _encode(lm, text: str) -> list[int]:
@@ -87,7 +80,7 @@ def sample(
     stop: Sequence[str] = ("\n",),
     first_mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
-) -> list[Generation]:
+) -> list[Completion]:
     """n independent samples (temperature, top-p); all n returned, duplicates included.
 
     Decoded by the speculative engine (decoding.complete). `first_mask` (additive, over
@@ -113,7 +106,7 @@ def sample(
         token_ids = firsts[r:r + 1] + (list(outs[r].token_ids) if outs else [])
         finished, text = _stopped(lm, token_ids, stop)
         logprob = first_logp[r] + (outs[r].logprob if outs else 0.0)
-        generations.append(Generation(text, logprob, len(token_ids), finished))
+        generations.append(Completion(text, logprob, tuple(token_ids), finished))
     return generations
 
 
@@ -124,7 +117,7 @@ def beam_search(
     max_new_tokens: int = 32,
     stop: Sequence[str] = ("\n",),
     first_mask: torch.Tensor | None = None,
-) -> list[Generation]:
+) -> list[Completion]:
     """The n most likely finished continuations found by beam search with n beams."""
     return diverse_beam_search(lm, prompt, n, 1, 0.0, max_new_tokens, stop, first_mask)
 
@@ -139,7 +132,7 @@ def diverse_beam_search(
     max_new_tokens: int = 32,
     stop: Sequence[str] = ("\n",),
     first_mask: torch.Tensor | None = None,
-) -> list[Generation]:
+) -> list[Completion]:
     """Finished continuations of n beams in `groups` groups, best log-probability first."""
     if n % groups:
         raise ValueError(f"num beams {n} must be a multiple of groups {groups}")
@@ -152,7 +145,7 @@ def diverse_beam_search(
     # rank = log-probability with the diversity penalties; only one live beam per group at first
     rank = torch.full((n,), float("-inf"))
     rank[::k] = 0.0
-    finished: list[list[tuple[float, Generation]]] = [[] for _ in range(groups)]
+    finished: list[list[tuple[float, Completion]]] = [[] for _ in range(groups)]
     group_done = [False] * groups
     for step in range(max_new_tokens):
         model_logp = torch.log_softmax(logits, dim=-1).cpu()
@@ -176,7 +169,7 @@ def diverse_beam_search(
                 stopped, text = _stopped(lm, tokens, stop)
                 if stopped:
                     if position < k:  # as in HF: a finished beam counts only if it ranks among the top k
-                        finished[g].append((score, Generation(text, logp, len(tokens))))
+                        finished[g].append((score, Completion(text, logp, tuple(tokens))))
                     continue
                 row = g * k + live
                 next_rows[row], next_tokens[row] = beam, token

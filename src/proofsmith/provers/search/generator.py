@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..decoding import strategies
+from ..decoding.completion import Completion, with_text
 from . import prompts
-from ..decoding import strategies as tactics
-from ..decoding.strategies import Generation
 
 METHODS = ("sample", "beam", "diverse")
 
@@ -41,14 +41,14 @@ class DecodingConfig:
 
 def generate(
     lm, prompt: str, config: DecodingConfig, stop=("\n",), first_mask=None
-) -> list[Generation]:
+) -> list[Completion]:
     """Run one decoding method: the single place that dispatches on the method's name."""
     common = {"max_new_tokens": config.max_new_tokens, "stop": stop, "first_mask": first_mask}
     if config.method == "sample":
-        return tactics.sample(lm, prompt, config.num, config.temperature, config.top_p, **common)
+        return strategies.sample(lm, prompt, config.num, config.temperature, config.top_p, **common)
     if config.method == "beam":
-        return tactics.beam_search(lm, prompt, config.num, **common)
-    return tactics.diverse_beam_search(lm, prompt, config.num, config.groups, config.diversity_penalty, **common)
+        return strategies.beam_search(lm, prompt, config.num, **common)
+    return strategies.diverse_beam_search(lm, prompt, config.num, config.groups, config.diversity_penalty, **common)
 
 
 @dataclass
@@ -60,21 +60,21 @@ class TacticGenerator:
     tokens: int = 0  # tokens generated so far (for the run's accounting)
     constrained: bool = True  # a tactic must start with a tactic word (prompts.TACTIC_WORDS)
 
-    def __call__(self, state: str) -> list[Generation]:
+    def __call__(self, state: str) -> list[Completion]:
         hits = self.premises.retrieve(state, self.premises_k) if self.premises is not None else []
         prompt = prompts.tactic_prompt(state, [p.code for p in hits])
         if self.constrained and not hasattr(self, "_mask"):
-            self._mask = tactics.first_token_mask(self.lm, prompts.TACTIC_WORDS)
+            self._mask = strategies.first_token_mask(self.lm, prompts.TACTIC_WORDS)
         raw = generate(self.lm, prompt, self.config, stop=("\n",),
                        first_mask=self._mask if self.constrained else None)
         self.tokens += sum(g.tokens for g in raw)
-        best: dict[str, Generation] = {}
+        best: dict[str, Completion] = {}
         for g in raw:
             text = prompts.clean_tactic(g.text)
             if self.constrained and not prompts.starts_with_tactic_word(text):
                 continue
             if g.finished and text and (text not in best or best[text].logprob < g.logprob):
-                best[text] = Generation(text, g.logprob, g.tokens)
+                best[text] = with_text(g, text)
         return sorted(best.values(), key=lambda g: -g.logprob)
 
 
@@ -88,9 +88,9 @@ class ProofSampler:
     premises_k: int = 4
     tokens: int = 0
 
-    def __call__(self, statement: str) -> list[Generation]:
+    def __call__(self, statement: str) -> list[Completion]:
         hits = self.premises.retrieve(statement, self.premises_k) if self.premises is not None else []
         prompt = prompts.proof_prompt(statement, [p.code for p in hits])
         raw = generate(self.lm, prompt, self.config, stop=("Qed.", "\n"))
         self.tokens += sum(g.tokens for g in raw)
-        return [Generation(prompts.clean_proof(g.text), g.logprob, g.tokens, g.finished) for g in raw]
+        return [with_text(g, prompts.clean_proof(g.text)) for g in raw]

@@ -9,7 +9,7 @@ counts only once the checker has re-checked it from scratch), when the frontier 
 empty, or when a budget (expansions, wall seconds) runs out.
 
 Nothing here knows about Coq or models: `env` is any `ProofEnvironment` and
-`generate(state_text) -> [Generation]` any callable.
+`generate(state_text) -> [Completion]` any callable.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..decoding.completion import Completion
 from .states import ProofEnvironment, ProofFinished, TacticError, TacticState
-from ..decoding.strategies import Generation
 
-Generate = Callable[[str], Sequence[Generation]]
+Generate = Callable[[str], Sequence[Completion]]
 Verify = Callable[[list[str]], bool]
 
 
@@ -31,6 +31,7 @@ Verify = Callable[[list[str]], bool]
 class SearchResult:
     status: str  # proved | failed (frontier empty) | budget (expansions) | timeout (wall time)
     proof: list[str] | None = None  # the tactics, in order
+    logprob: float = 0.0  # the proof's cumulative log-probability, sum of its tactics'
     expansions: int = 0
     tactics_tried: int = 0
     seconds: float = 0.0
@@ -89,6 +90,7 @@ def best_first_search(
             if isinstance(outcome, ProofFinished):
                 if verify is None or verify(list(tactics)):
                     result.status, result.proof = "proved", list(tactics)
+                    result.logprob = -node.priority + candidate.logprob
                     result.seconds = time.monotonic() - start
                     return result
                 result.rejected_proofs += 1
@@ -107,7 +109,7 @@ def best_first_search(
 class SampleResult:
     proof: str
     passed: bool
-    status: str
+    status: str  # the checker's Verdict status
     logprob: float
     tokens: int
     seconds: float
@@ -115,17 +117,19 @@ class SampleResult:
 
 def sample_whole_proofs(
     statement: str,
-    sample: Callable[[str], Sequence[Generation]],
-    verify: Callable[[str], tuple[bool, str]],
+    sample: Callable[[str], Sequence[Completion]],
+    verify: Callable[[Completion, float], tuple[bool, str]],
 ) -> list[SampleResult]:
-    """N whole proofs for one statement, each checked from scratch (pass@N counts them all)."""
+    """N whole proofs for one statement, each checked from scratch (pass@N counts them all).
+
+    `verify(completion, seconds)` gets each sample with the seconds spent making it."""
     t = time.monotonic()
     proofs = sample(statement)
     per_sample = (time.monotonic() - t) / max(1, len(proofs))
     results = []
     for gen in proofs:
         t = time.monotonic()
-        passed, status = verify(gen.text) if gen.text.strip() else (False, "failed")
+        passed, status = verify(gen, per_sample) if gen.text.strip() else (False, "failed")
         results.append(SampleResult(gen.text, passed, status, gen.logprob, gen.tokens,
                                     per_sample + time.monotonic() - t))
     return results

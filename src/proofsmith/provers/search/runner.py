@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ...core import Candidate, ProofsmithError, Task
+from ..decoding.completion import Completion
 from .generator import DecodingConfig
-from ..decoding.strategies import Generation
 
 MODES = ("search", "sample", "baseline")
 AUTOMATION = (
@@ -68,10 +68,10 @@ def _premise_index(path: str):
 
 @functools.lru_cache(maxsize=4)
 def _checker(sandbox: str | None):
-    from ...checkers.coq import CoqChecker
     from ...checkers.sandbox import get_sandbox
+    from ...core import get_checker
 
-    return CoqChecker(get_sandbox(None if sandbox in (None, "auto") else sandbox))
+    return get_checker("coq", get_sandbox(None if sandbox in (None, "auto") else sandbox))
 
 
 def _model(config: ProverConfig):
@@ -84,17 +84,29 @@ def _model(config: ProverConfig):
     return cached_model(config.model, config.adapter)
 
 
-def _verify(task: Task, config: ProverConfig, proof: str) -> tuple[bool, str]:
+def _verify(task: Task, config: ProverConfig, candidate: Candidate) -> tuple[bool, str]:
     """Re-check a whole proof from scratch with the Coq checker in the sandbox."""
-    verdict = _checker(config.sandbox).check(task, Candidate(task_id=task.id, text=proof))
+    verdict = _checker(config.sandbox).check(task, candidate)
     return verdict.passed, verdict.status
+
+
+def _made_by(config: ProverConfig) -> dict[str, Any]:
+    """How this run's candidates are made (the Candidate's model and decoding fields)."""
+    if config.mode == "baseline":
+        return {"model": "", "decoding": {"method": "automation", "tactics": len(AUTOMATION)}}
+    return {"model": config.model or "default", "decoding": config.decoding.to_dict()}
+
+
+# SearchResult.status -> the Verdict status word a result line carries
+_SEARCH_STATUS = {"proved": "passed", "failed": "failed", "budget": "failed", "timeout": "timeout"}
 
 
 def prove_task(task: Task, config: ProverConfig) -> dict[str, Any]:
     """The result line for one theorem (see docs/proving.md for its fields)."""
     start = time.monotonic()
     line: dict[str, Any] = {"task_id": task.id, "mode": config.mode, "n": config.attempts, "c": 0,
-                            "passed": False, "status": "failed", "proof": None, "expansions": 0, "tokens": 0}
+                            "passed": False, "status": "failed", "proof": None, "expansions": 0, "tokens": 0,
+                            **_made_by(config)}
     try:
         if config.mode == "sample":
             _sample(task, config, line)
@@ -113,7 +125,7 @@ def _search(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
     from .proof_search import best_first_search
 
     if config.mode == "baseline":
-        automation = [Generation(t, 0.0, 0) for t in AUTOMATION]
+        automation = [Completion(t) for t in AUTOMATION]
         generate, attempts, expansions = (lambda state: automation), 1, 1
         line["n"] = 1
     else:
@@ -123,9 +135,11 @@ def _search(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
     totals = {"model_seconds": 0.0, "coq_seconds": 0.0, "tactics_tried": 0, "rejected_proofs": 0}
     with CoqSession(task.context, task.statement, tactic_timeout=config.tactic_timeout,
                     coq_args=task.meta.get("coq_args", ()), sandbox=config.sandbox) as session:
+        made = _made_by(config)
         for _ in range(attempts):
-            result = best_first_search(session, generate, max_expansions=expansions, timeout_s=config.timeout_s,
-                                       verify=lambda tactics: _verify(task, config, "\n".join(tactics))[0])
+            result = best_first_search(
+                session, generate, max_expansions=expansions, timeout_s=config.timeout_s,
+                verify=lambda tactics: _verify(task, config, Candidate(task.id, "\n".join(tactics), **made))[0])
             line["expansions"] += result.expansions
             totals["model_seconds"] += result.model_seconds
             totals["coq_seconds"] += result.env_seconds
@@ -133,8 +147,10 @@ def _search(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
             totals["rejected_proofs"] += result.rejected_proofs
             if result.proved:
                 line["c"] += 1
-                line["proof"] = line["proof"] or "\n".join(result.proof)
-            line["status"] = "proved" if line["c"] else result.status
+                if line["proof"] is None:
+                    line["proof"], line["logprob"] = "\n".join(result.proof), round(result.logprob, 4)
+            line["status"] = "passed" if line["c"] else _SEARCH_STATUS[result.status]
+            line["search_status"] = "proved" if line["c"] else result.status
         line["restarts"] = session.restarts
     line["tokens"] = getattr(generate, "tokens", 0)
     line.update({k: round(v, 3) if isinstance(v, float) else v for k, v in totals.items()})
@@ -148,12 +164,16 @@ def _sample(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
     decoding = DecodingConfig(**{**asdict(config.decoding), "num": config.attempts, "method": "sample",
                                  "max_new_tokens": max(config.decoding.max_new_tokens, 96)})
     sampler = ProofSampler(_model(config), decoding, index, config.premises_k)
-    samples = sample_whole_proofs(task.statement, sampler, lambda proof: _verify(task, config, proof))
+    made = {"model": config.model or "default", "decoding": decoding.to_dict()}
+    samples = sample_whole_proofs(
+        task.statement, sampler,
+        lambda completion, seconds: _verify(task, config, completion.candidate(task.id, seconds=seconds, **made)))
     line["c"] = sum(s.passed for s in samples)
-    line["status"] = "proved" if line["c"] else "failed"
+    line["status"] = "passed" if line["c"] else "failed"
+    line["decoding"] = made["decoding"]
     line["proof"] = next((s.proof for s in samples if s.passed), None)
-    line["samples"] = [{"proof": s.proof, "passed": s.passed, "status": s.status, "logprob": round(s.logprob, 3)}
-                       for s in samples]
+    line["samples"] = [{"proof": s.proof, "passed": s.passed, "status": s.status, "logprob": round(s.logprob, 3),
+                        "tokens": s.tokens, "seconds": round(s.seconds, 3)} for s in samples]
     line["tokens"] = sampler.tokens
 
 

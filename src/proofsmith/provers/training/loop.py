@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...core import ProofsmithError
-from .losses import LOSSES
 from .data import Example, load_examples, tokenize
+from .losses import LOSSES
 
 DONE_F = 0.01  # F below this counts as a "done" example in the logs
 
