@@ -12,6 +12,7 @@ from proofsmith.checkers.refute import Program, RefuteProblem, RefuteRunner, Ref
 from proofsmith.checkers.refute_search import SearchBudget, exhaustive_inputs, search
 from proofsmith.checkers.sandbox import Limits, get_sandbox
 from proofsmith.cli import main
+from proofsmith.provers.counterexamples import ModelProposer
 
 COIN_GENERATOR = Program(lang="python", code=(
     "import random, sys\n"
@@ -112,7 +113,7 @@ def test_the_default_model_proposes_generators_that_the_search_runs(runner):
                                          "input": "The first line holds n and x, the second n coin values."})
     quick = RefuteRunner(runner.sandbox, RefuteSettings(runs=1, tool_limits=Limits(wall_s=10, cpu_s=2)),
                          compiler=runner.compiler)
-    result = search(problem, quick, use_model=True,
+    result = search(problem, quick, propose=ModelProposer(),
                     budget=SearchBudget(attempts=4, max_value=1, model_proposals=1, model_tokens=32))
     assert result["tried_by_source"]["example"] == 1 and result["tried_by_source"]["model"] >= 1
     (code,) = result["proposed_generators"]

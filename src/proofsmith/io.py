@@ -1,7 +1,6 @@
 """Reading and writing the files users already have: JSONL(.gz) tasks, samples, results.
 
-Writers append one flushed line per record, so a killed run loses nothing it
-finished and a rerun resumes from what is on disk.
+Runs that write results as they go (and resume) do so through `runs.run_resumable`.
 """
 
 from __future__ import annotations
@@ -83,42 +82,6 @@ def read_samples(path: str | os.PathLike) -> list[Candidate]:
             raise ProofsmithError(f"{path}:{i}: completion must be a string")
         samples.append(Candidate(task_id=r["task_id"], text=r["completion"], model=r.get("model", ""), fields=r))
     return samples
-
-
-class JsonlAppender:
-    """Appends records, one flushed line each; a torn last line from a kill is dropped on reopen."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.done = list(self._read_complete())
-        self._f = open(self.path, "a", encoding="utf-8")
-
-    def _read_complete(self) -> Iterable[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):  # a kill mid-write: drop the torn line
-            data = data[: data.rfind(b"\n") + 1]
-            self.path.write_bytes(data)
-        records = []
-        for line in data.decode("utf-8").splitlines():
-            if line.strip():
-                records.append(json.loads(line))
-        return records
-
-    def write(self, record: dict[str, Any]) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> JsonlAppender:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def write_jsonl_atomic(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> None:

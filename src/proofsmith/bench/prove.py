@@ -23,7 +23,7 @@ from ..checkers.sandbox import Limits, get_sandbox
 from ..coq.sentences import split_sentences
 from ..provers.search.batch import prove_all
 from ..provers.search.coq_session import CoqSession
-from ..provers.search.demo import demo_corpus
+from ..demo import demo_corpus
 from ..provers.search.generator import DecodingConfig
 from ..provers.search.runner import ProverConfig, summarize
 from ..provers.search.states import TacticState

@@ -8,7 +8,8 @@ close them). It passes only when
 
 1. the proof uses no escape: admit / Admitted / Abort / give_up, no new axiom,
    parameter, hypothesis or variable, no environment rewinding (Reset, Back, Undo),
-   no unsafe checking flag, no plugin or extraction command;
+   no unsafe checking flag, no plugin or extraction command (`coq.syntax.forbidden_use`,
+   on the text with comments and strings blanked by the lexer that splits sentences);
 2. coqc compiles the file;
 3. the theorem's type, as Coq prints it, equals its type in a reference run where
    the statement is merely admitted (so a redefined or different statement fails);
@@ -21,56 +22,30 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from ..coq.sentences import SentenceError, split_sentences
+from ..coq.syntax import (
+    GOAL_RE,
+    PROOF_END_RE,
+    PROOF_START_RE,
+    STATEMENT_NAME_RE,
+    Scope,
+    forbidden_use,  # the lexical filter (check() looks it up here)
+)
+from ..coq.syntax import blank_comments_and_strings as strip_comments_and_strings
 from ..core import Candidate, Task, Verdict
 from .sandbox import Limits, RunResult, Sandbox, get_sandbox
 
-STATEMENT_KEYWORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Property", "Example",
-                      "Definition", "Fixpoint", "CoFixpoint", "Instance", "Program Definition", "Let")
-_NAME_RE = re.compile(r"^\s*(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Monomorphic|Program)\s+)*"
-                      r"(Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example|Definition|Fixpoint|"
-                      r"CoFixpoint|Instance|Let)\s+([A-Za-z_][\w']*)", re.S)
-_GOAL_RE = re.compile(r"^\s*Goal\b", re.S)
-_FORBIDDEN = re.compile(
-    r"\b(admit|Admitted|Abort|give_up|Axioms?|Parameters?|Conjectures?|Hypothes[ie]s|Variables?|Context|"
-    r"Reset|Back|BackTo|Undo|Restart|Drop|Declare|Extraction|Extract|Load|Require|"
-    r"bypass_check|Typing\s+Flags)\b")
-_UNSAFE_FLAG = re.compile(r"\b(Unset|Set)\s+(Guard|Positivity|Universe)\s+Checking\b")
 _ERROR_RE = re.compile(r'File "[^"]*", line (\d+), characters (\d+)-(\d+):\n(?:Warning[^\n]*\n)*((?:Error|Syntax error)[\s\S]*)')
 MODULE = "PSCheck.Candidate"
 CLOSED = "Closed under the global context"
 
 
-def strip_comments_and_strings(text: str) -> str:
-    """Coq text with (nested) comments and string literals blanked out."""
-    out, i, depth, n = [], 0, 0, len(text)
-    while i < n:
-        if text.startswith("(*", i):
-            depth, i = depth + 1, i + 2
-            out.append("  ")
-        elif depth and text.startswith("*)", i):
-            depth, i = depth - 1, i + 2
-            out.append("  ")
-        elif depth:
-            out.append("\n" if text[i] == "\n" else " ")
-            i += 1
-        elif text[i] == '"':
-            j = i + 1
-            while j < n and not (text[j] == '"' and not text.startswith('""', j)):
-                j += 2 if text.startswith('""', j) else 1
-            out.append('""' + " " * max(0, j - i - 1))
-            i = j + 1
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
 def theorem_name(statement: str) -> tuple[str, str]:
     """(name, statement) — a `Goal` is renamed so that it can be referred to."""
     clean = strip_comments_and_strings(statement)
-    if _GOAL_RE.match(clean):
-        return "proofsmith_goal", re.sub(r"^\s*Goal\b", "Theorem proofsmith_goal :", statement, count=1)
-    m = _NAME_RE.match(clean)
+    if GOAL_RE.match(clean):
+        return "proofsmith_goal", GOAL_RE.sub("Theorem proofsmith_goal :", statement, count=1)
+    m = STATEMENT_NAME_RE.match(clean)
     if not m:
         raise ValueError(f"cannot find the theorem name in statement: {statement[:80]!r}")
     return m.group(2), statement
@@ -80,17 +55,11 @@ def normalize_proof(proof: str) -> str:
     """Accept a bare tactic script, or one with Proof. ... Qed./Defined."""
     body = proof.strip()
     clean = strip_comments_and_strings(body)
-    if not re.match(r"^Proof\b", clean):
+    if not PROOF_START_RE.match(clean):
         body = "Proof.\n" + body
-    if not re.search(r"\b(Qed|Defined)\s*\.\s*$", strip_comments_and_strings(body)):
+    if not PROOF_END_RE.search(strip_comments_and_strings(body)):
         body += "\nQed."
     return body
-
-
-def forbidden_use(proof: str) -> str | None:
-    clean = strip_comments_and_strings(proof)
-    m = _UNSAFE_FLAG.search(clean) or _FORBIDDEN.search(clean)
-    return m.group(0) if m else None
 
 
 @dataclass
@@ -160,9 +129,6 @@ class CoqChecker:
 def open_scopes(context: str) -> str:
     """The `End` sentences closing the Sections and Modules that `context` leaves open
     (innermost first): coqc refuses a file that ends inside one."""
-    from ..coq.sentences import SentenceError, split_sentences
-    from ..extract.coq_defs import Scope
-
     scope = Scope("")
     try:
         for sentence in split_sentences(context):

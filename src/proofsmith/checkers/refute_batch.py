@@ -8,64 +8,73 @@ Each result carries `task_id` and `passed` (a valid counterexample), so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core import ProofsmithError
-from ..io import JsonlAppender
+from ..runs import Threads, plain, run_resumable
 from .refute import Program, RefuteProblem, RefuteRunner
-from .refute_search import SearchBudget, search
+from .refute_search import Propose, SearchBudget, search
+
+
+class JudgeStep:
+    """(problem, counterexample line) -> the line with the runner's verdict."""
+
+    def __init__(self, runner: RefuteRunner) -> None:
+        self.runner = runner
+
+    def __call__(self, item: tuple[RefuteProblem, dict]) -> dict:
+        problem, record = item
+        result = self.runner.judge(problem, record)
+        return {**record, **result.to_dict(), "task_id": result.problem_id, "passed": result.valid}
+
+
+class SearchStep:
+    """(problem, its generators) -> what the search found."""
+
+    def __init__(self, runner: RefuteRunner, propose: Propose | None, budget: SearchBudget) -> None:
+        self.runner, self.propose, self.budget = runner, propose, budget
+
+    def __call__(self, item: tuple[RefuteProblem, tuple[Program, ...]]) -> dict:
+        problem, gens = item
+        found = search(problem, self.runner, gens, propose=self.propose, budget=self.budget)
+        return {**found, "task_id": problem.problem_id, "passed": found["found"]}
 
 
 def judge_inputs(problems: Mapping[str, RefuteProblem], inputs: Sequence[dict], out_path: str, runner: RefuteRunner,
-                 workers: int = 2, progress: bool = True) -> dict:
+                 workers: int = 2, progress: bool = True, input_paths: Sequence[str] = ()) -> dict:
     """Judge each counterexample line ({problem_id, input | generator, ...}); returns the tally."""
     unknown = sorted({str(r.get("problem_id")) for r in inputs} - set(problems))
     if unknown:
         raise ProofsmithError(f"inputs name problems not in the problems file: {', '.join(unknown[:5])}")
-
-    def one(record: dict) -> dict:
-        result = runner.judge(problems[str(record["problem_id"])], record)
-        return {**record, **result.to_dict(), "task_id": result.problem_id, "passed": result.valid}
-
-    return _ordered_run(inputs, [str(r["problem_id"]) for r in inputs], out_path, one, workers, progress, "refute")
+    items = [(problems[str(r["problem_id"])], r) for r in inputs]
+    return _tallied_run(items, JudgeStep(runner), out_path, workers, progress, "refute", _settings(runner), input_paths)
 
 
 def search_problems(problems: Mapping[str, RefuteProblem], out_path: str, runner: RefuteRunner,
-                    generators: Mapping[str, Sequence[Program]] | Sequence[Program] = (), model: str | None = None,
-                    use_model: bool = False, budget: SearchBudget = SearchBudget(), workers: int = 2,
-                    progress: bool = True) -> dict:
+                    generators: Mapping[str, Sequence[Program]] | Sequence[Program] = (), propose: Propose | None = None,
+                    budget: SearchBudget = SearchBudget(), workers: int = 2,
+                    progress: bool = True, input_paths: Sequence[str] = ()) -> dict:
     """Search a counterexample for every problem; `generators` is one list for all or a map by problem_id."""
-    order = sorted(problems)
-
-    def one(pid: str) -> dict:
-        gens = generators.get(pid, ()) if isinstance(generators, Mapping) else generators
-        found = search(problems[pid], runner, tuple(gens), model=model, use_model=use_model, budget=budget)
-        return {**found, "task_id": pid, "passed": found["found"]}
-
-    return _ordered_run(order, order, out_path, one, workers, progress, "search")
+    items = [(problems[pid], tuple(generators.get(pid, ()) if isinstance(generators, Mapping) else generators))
+             for pid in sorted(problems)]
+    settings = {"runner": _settings(runner), "propose": propose, "budget": budget}
+    return _tallied_run(items, SearchStep(runner, propose, budget), out_path, workers, progress, "search",
+                        settings, input_paths)
 
 
-def _ordered_run(items: Sequence[Any], keys: Sequence[str], out_path: str, one: Callable[[Any], dict],
-                 workers: int, progress: bool, label: str) -> dict:
-    from tqdm import tqdm
+def _tallied_run(items: Sequence[tuple[RefuteProblem, Any]], step, out_path: str, workers: int, progress: bool,
+                 label: str, settings: Any, input_paths: Sequence[str]) -> dict:
+    tally = _Tally(())
+    outcome = run_resumable(items, step, out_path, key=lambda item: item[0].problem_id, executor=Threads(workers),
+                            settings=settings, inputs=input_paths, progress=progress, desc=label,
+                            postfix=lambda record: tally.add(record) or {"refuted": tally.refuted})
+    return tally.summary(resumed=outcome.resumed)
 
-    with JsonlAppender(out_path) as out:
-        for i, record in enumerate(out.done):
-            if i >= len(items) or record.get("task_id") != keys[i]:
-                raise ProofsmithError(f"{out_path} does not match the inputs (line {i + 1}); use a new --out")
-        tally = _Tally(out.done)
-        bar = tqdm(total=len(items), initial=len(out.done), unit="item", desc=label, disable=not progress,
-                   dynamic_ncols=True)
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for record in pool.map(one, list(items)[len(out.done):]):  # map yields in input order
-                out.write(record)
-                tally.add(record)
-                bar.update(1)
-                bar.set_postfix(refuted=tally.refuted)
-        bar.close()
-    return tally.summary(resumed=len(out.done))
+
+def _settings(runner: RefuteRunner) -> dict:
+    """What of the runner changes verdicts (which Python runs the solutions is where, not what)."""
+    return {k: v for k, v in plain(runner.settings).items() if k != "python"}
 
 
 class _Tally:

@@ -3,7 +3,8 @@
 Candidates come, cheapest first, from: the problem's example input; small exhaustive
 inputs shaped like the example (its integers enumerated over small values, a count
 token tied to the length of the line after it); the user's generator programs, run
-with seeds 0, 1, 2, ...; generator programs a model proposes. Every candidate is
+with seeds 0, 1, 2, ...; generator programs a model proposes (a `propose` callable:
+provers/counterexamples.py). Every candidate is
 judged by the runner (validator, correct solution, reruns), so an invalid input
 costs one validator run and can never be recorded as a counterexample. The search
 stops at the first valid one.
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .refute import Program, RefuteProblem, RefuteRunner
+
+# (problem, how many, new tokens each) -> generator programs; provers.counterexamples.ModelProposer is one
+Propose = Callable[[RefuteProblem, int, int], list[Program]]
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,12 @@ class SearchBudget:
 
 
 def search(problem: RefuteProblem, runner: RefuteRunner, generators: tuple[Program, ...] = (),
-           model: str | None = None, use_model: bool = False, budget: SearchBudget = SearchBudget()) -> dict:
-    """The first valid counterexample (with where it came from), or the best failure."""
+           propose: Propose | None = None, budget: SearchBudget = SearchBudget()) -> dict:
+    """The first valid counterexample (with where it came from), or the best failure.
+
+    `propose`, when given, is asked for generator programs once the cheaper sources are spent."""
     start, tried, last, by_source, proposed = time.monotonic(), 0, None, {}, []
-    for source, counterexample in candidates(problem, generators, model, use_model, budget, proposed):
+    for source, counterexample in candidates(problem, generators, propose, budget, proposed):
         if tried >= budget.attempts or time.monotonic() - start > budget.seconds:
             break
         tried += 1
@@ -58,7 +63,7 @@ def search(problem: RefuteProblem, runner: RefuteRunner, generators: tuple[Progr
     return record
 
 
-def candidates(problem: RefuteProblem, generators: tuple[Program, ...], model: str | None, use_model: bool,
+def candidates(problem: RefuteProblem, generators: tuple[Program, ...], propose: Propose | None,
                budget: SearchBudget, proposed: list[Program]) -> Iterator[tuple[str, dict]]:
     """(source, counterexample) pairs, cheapest first; the model is asked only when reached."""
     if problem.example_input.strip():
@@ -66,8 +71,8 @@ def candidates(problem: RefuteProblem, generators: tuple[Program, ...], model: s
     for text in exhaustive_inputs(problem.example_input, budget.max_value):
         yield "exhaustive", {"input": text}
     programs = [("generator", g) for g in generators]
-    if use_model:
-        proposed += propose_generators(problem, model, budget.model_proposals, budget.model_tokens)
+    if propose is not None:
+        proposed += propose(problem, budget.model_proposals, budget.model_tokens)
         programs += [("model", g) for g in proposed]
     for seed in range(budget.seeds_per_generator):  # round-robin: one bad generator does not eat the budget
         for i, (kind, program) in enumerate(programs):
@@ -121,46 +126,3 @@ def _fill(lines, shape, links, length_of, free) -> str:
             row.append(str(length_of[links[(i, j)]]) if (i, j) in links else str(next(free)))
         out.append(" ".join(row))
     return "\n".join(out) + "\n"
-
-
-# -- generators a model proposes ------------------------------------------------------------
-
-
-_MODEL_LOCK = threading.Lock()
-PROMPT = """Write a Python program that prints one random valid input for this problem.
-Read the seed from sys.argv[1]. Print only the input.
-
-{statement}
-
-Input format:
-{input_format}
-
-Example input:
-{example}
-"""
-
-
-def propose_generators(problem: RefuteProblem, model: str | None, n: int, max_new_tokens: int = 160) -> list[Program]:
-    """`n` sampled generator programs from a causal LM (the offline default when model is None)."""
-    from ..provers.decoding.models import cached_model
-
-    with _MODEL_LOCK:  # workers share one model; loading or generating twice at once gains nothing on a CPU
-        return _propose(problem, cached_model(model), n, max_new_tokens)
-
-
-def _propose(problem: RefuteProblem, loaded, n: int, max_new_tokens: int) -> list[Program]:
-    import torch
-
-    from ..provers.decoding.engine import complete
-
-    tok = loaded.tokenizer
-    prompt = PROMPT.format(statement=problem.statement[:2000], input_format=problem.input_format[:1000],
-                           example=problem.example_input[:500])
-    if getattr(tok, "chat_template", None):
-        prompt = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                         add_generation_prompt=True)
-    prefix = "```python\nimport random, sys\nrandom.seed(int(sys.argv[1]))\n"
-    ids = tok(prompt + prefix)["input_ids"]
-    outs = complete(loaded, [ids] * n, max_new_tokens, temperature=0.8, top_p=0.95, stop=("```",),
-                    generator=torch.Generator(device=loaded.device).manual_seed(0))
-    return [Program(code=prefix.split("\n", 1)[1] + c.text, lang="python") for c in outs]

@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
             from ..eval.check_run import refutation_fields
 
             extra = lambda task, cand, verdict: refutation_fields(task, cand, verdict, box)  # noqa: E731
-        n = check_samples(task_map, sample_list, str(out), run_check, workers=workers, progress=not quiet, extra=extra)
+        n = check_samples(task_map, sample_list, str(out), run_check, workers=workers, progress=not quiet, extra=extra,
+                          settings={"timeout": timeout, "refute": refute}, inputs=(tasks, samples))
         typer.echo(f"checked {n} samples ({len(sample_list) - n} already done) -> {out}", err=True)
 
     @app.command("eval")

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build (or reuse) a small stdlib corpus, prove its test theorems with the default model, report."""
         from ..paths import cache_dir
-        from ..provers.search.demo import report_text, run_demo
+        from ..demo import report_text, run_demo
         from ..provers.search.generator import DecodingConfig
         from ..provers.search.runner import ProverConfig
 

@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
             timeout_s=timeout, tactic_timeout=tactic_timeout, retrieval=retrieval,
             premises=str(premises) if premises else premises_path(dataset), premises_k=premises_k,
             sandbox=None if sandbox == "none" else sandbox, threads=threads)
-        records = prove_all(tasks, prover, out, workers=workers, ray_address=ray, progress=not quiet)
+        records = prove_all(tasks, prover, out, workers=workers, ray_address=ray, progress=not quiet,
+                            inputs=[dataset])
         ids = {t.id for t in tasks}
         typer.echo(summarize([r for r in records if r["task_id"] in ids]).text(), err=True)
         typer.echo(f"results -> {out}   (pass@k: proofsmith eval {out} --k 1)", err=True)

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         from ..checkers.sandbox import get_sandbox
         from ..core import ProofsmithError
         from ..io import read_jsonl
+        from ..provers.counterexamples import ModelProposer
 
         if runs < 1 or time_slack <= 0 or memory_slack <= 0 or workers < 1:
             raise ProofsmithError("--runs and --workers must be at least 1, slacks positive")
@@ -49,10 +50,10 @@ def register(app: typer.Typer) -> None:
         if search:
             gens = [Program.of(g.read_text(), "cpp" if g.suffix in (".cpp", ".cc", ".cxx") else "python")
                     for g in generator]
-            summary = search_problems(problem_map, str(out), runner, gens, model=model,
-                                      use_model=use_model or model is not None,
+            propose = ModelProposer(model) if use_model or model is not None else None
+            summary = search_problems(problem_map, str(out), runner, gens, propose=propose,
                                       budget=SearchBudget(attempts=budget, seconds=seconds), workers=workers,
-                                      progress=not quiet)
+                                      progress=not quiet, input_paths=[str(problems), *map(str, generator)])
         else:
             if inputs is None:
                 raise ProofsmithError("give an INPUTS file of counterexamples, or --search")
@@ -60,7 +61,8 @@ def register(app: typer.Typer) -> None:
             for i, r in enumerate(records, 1):
                 if "problem_id" not in r or ("input" not in r and "generator" not in r and "generate_inp" not in r):
                     raise ProofsmithError(f"{inputs}:{i}: a line needs problem_id and input or generator")
-            summary = judge_inputs(problem_map, records, str(out), runner, workers=workers, progress=not quiet)
+            summary = judge_inputs(problem_map, records, str(out), runner, workers=workers, progress=not quiet,
+                                   input_paths=[str(problems), str(inputs)])
         typer.echo(f"{summary['problems_refuted']}/{summary['problems']} problems refuted "
                    f"({summary['valid']} valid of {summary['results']} results) -> {out}", err=True)
         typer.echo(json.dumps(summary))

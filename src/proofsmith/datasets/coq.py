@@ -10,12 +10,11 @@ definitions (coq-facts-props-proofs' shape), ``errors`` the files that failed.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..coq.sentences import strip_comments
+from ..coq.syntax import statement_head_removed, strip_comments
 from . import splits as sp
 from .hub import Card, save_dataset
 
@@ -74,8 +73,7 @@ def read_jsonl(path: Path) -> Iterator[dict]:
 def statement_key(statement: str) -> str:
     """A statement without its name and layout: identical statements share a key."""
     text = strip_comments(statement)
-    text = re.sub(r"^(?:#\[[^\]]*\]\s*)*(?:\w+\s+)*?(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|"
-                  r"Example|Definition|Instance|Fixpoint|CoFixpoint|Let)\s+[\w'.]+", "", text)
+    text = statement_head_removed(text)
     return " ".join(text.split())
 
 

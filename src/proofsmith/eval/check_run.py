@@ -1,17 +1,34 @@
-"""Checking a samples file: parallel, in input order, resumable.
+"""Checking a samples file: parallel, in input order, resumable (through `runs.run_resumable`).
 
 Results are appended one line per sample in the samples' order, so the results
 file is always a prefix of the final one and a rerun skips exactly the samples
-already written.
+already written; a rerun over changed tasks or samples, or with other settings, is refused.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..core import Candidate, ProofsmithError, Task, Verdict
-from ..io import JsonlAppender
+from ..runs import Threads, run_resumable
+
+
+class CheckStep:
+    """One (task, sample) pair -> its result line: the sample's fields plus the verdict."""
+
+    def __init__(self, check: Callable[[Task, Candidate], Verdict],
+                 extra: Callable[[Task, Candidate, Verdict], dict] | None = None) -> None:
+        self.check, self.extra = check, extra
+
+    def __call__(self, pair: tuple[Task, Candidate]) -> dict:
+        task, sample = pair
+        verdict = self.check(task, sample)
+        record = {**sample.fields, **verdict.to_dict()}
+        if self.extra:
+            record.update(self.extra(task, sample, verdict))
+        return record
 
 
 def check_samples(
@@ -22,40 +39,22 @@ def check_samples(
     workers: int = 2,
     progress: bool = True,
     extra: Callable[[Task, Candidate, Verdict], dict] | None = None,
+    settings: Any = None,
+    inputs: Iterable[str | os.PathLike] = (),
 ) -> int:
-    """Check every sample not yet in `out_path`; returns how many were checked now."""
+    """Check every sample not yet in `out_path`; returns how many were checked now.
+
+    `settings` (what changes verdicts: timeouts, refutation) and `inputs` (the tasks and
+    samples files, which `out_path` may not be) guard a resumed run.
+    """
     unknown = sorted({s.task_id for s in samples} - set(tasks))
     if unknown:
         raise ProofsmithError(f"samples name tasks not in the tasks file: {', '.join(map(str, unknown[:5]))}")
-    with JsonlAppender(out_path) as out:
-        done = len(out.done)
-        for i, record in enumerate(out.done):
-            if i >= len(samples) or record.get("task_id") != samples[i].task_id:
-                raise ProofsmithError(f"{out_path} does not match the samples file (line {i + 1}); use a new --out")
-        todo = list(enumerate(samples))[done:]
-        bar = _progress(len(samples), done, progress)
-
-        def one(item):
-            _, sample = item
-            task = tasks[sample.task_id]
-            verdict = check(task, sample)
-            record = {**sample.fields, **verdict.to_dict()}
-            if extra:
-                record.update(extra(task, sample, verdict))
-            return record
-
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for record in pool.map(one, todo):  # map yields in input order
-                out.write(record)
-                bar.update(1)
-        bar.close()
-    return len(todo)
-
-
-def _progress(total: int, initial: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="sample", desc="check", disable=not enabled, dynamic_ncols=True)
+    pairs = [(tasks[s.task_id], s) for s in samples]  # the task is part of what a result depends on
+    outcome = run_resumable(pairs, CheckStep(check, extra), out_path, key=lambda pair: pair[1].task_id,
+                            executor=Threads(workers), settings=settings, inputs=inputs, progress=progress,
+                            desc="check", unit="sample")
+    return outcome.ran
 
 
 def refutation_fields(task: Task, candidate: Candidate, verdict: Verdict, sandbox) -> dict:

@@ -23,9 +23,21 @@ from typing import Any
 
 from ..coq.goals import Goals
 from ..coq.idetop import CoqDied, CoqError, CoqIdeTop, CoqTimeout
-from ..coq.sentences import SentenceError, split_sentences, strip_comments
+from ..coq.sentences import SentenceError, split_sentences
+from ..coq.syntax import (
+    CLOSERS,
+    FACT_KINDS,
+    GIVE_UP_CLOSERS,
+    TACTIC_SYNTAX_WORDS,
+    THEOREM_KINDS,
+    Scope,
+    blank_comments_and_strings,
+    command,
+    defined_name,
+    strip_comments,
+)
 from ..core import Provenance, Task, sha256_bytes
-from .coq_defs import CLOSERS, FACT_KINDS, THEOREM_KINDS, Scope, command, defined_name, definitions, module_definitions
+from .coq_defs import definitions, module_definitions
 from .coq_project import CoqLibrary, coqlib
 
 
@@ -46,23 +58,12 @@ class FileJob:
 
 
 # Words that are tactic syntax, not names: no need to ask Coq where they are defined.
-TACTIC_WORDS = set("""intro intros apply eapply exact eexact rewrite erewrite simpl auto eauto trivial reflexivity symmetry
-transitivity destruct induction inversion inversion_clear case elim split left right exists eexists assumption
-unfold fold red compute cbv cbn lazy vm_compute native_compute omega lia lra nia ring field congruence tauto
-intuition firstorder discriminate injection subst clear clearbody generalize dependent revert pose set assert
-cut specialize change pattern replace by in at with as using into fun forall let match end if then else try
-repeat do now first solve idtac fail progress constructor econstructor exfalso contradiction absurd f_equal
-decide equality remember case_eq refine easy sauto hnf instantiate unshelve shelve all Proof Qed Defined
-Admitted Abort eq_refl True False and or not Type Prop Set rename move after before only lazymatch multimatch
-goal context type of Hint Resolve Immediate core arith zarith setoid_rewrite autorewrite autounfold info_auto
-elimtype casetype intuition_solver exact_no_check vm_cast_no_check native_cast_no_check enough epose eset
-edestruct einduction cofix fix abstract""".split())
+TACTIC_WORDS = TACTIC_SYNTAX_WORDS
 # Outside installed libraries a task's prelude is the file's prefix (self-contained for a
 # checker that cannot see the project's directories) unless it is longer than this.
 MAX_PREFIX = 64 << 10
 _IDENT = re.compile(r"(?<![\w'.])[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*")
 _LOCATED = re.compile(r"^(Constant|Inductive|Constructor)\s+(\S+)", re.MULTILINE)
-_STRING = re.compile(r'"(?:[^"]|"")*"')
 
 
 def _goal_dicts(goals: Goals | None) -> list[dict]:
@@ -87,7 +88,7 @@ class PremiseResolver:
             self.cache.pop(name, None)
 
     def premises(self, tactic: str, hypotheses: set[str]) -> list[dict]:
-        names = dict.fromkeys(_IDENT.findall(_STRING.sub(" ", strip_comments(tactic))))
+        names = dict.fromkeys(_IDENT.findall(blank_comments_and_strings(tactic)))
         out = []
         for name in names:
             if name in TACTIC_WORDS or name in hypotheses:
@@ -243,7 +244,7 @@ def _finish(result: dict, proof: dict, lib: CoqLibrary, provenance: dict) -> Non
     span = (*proof["start"], *proof["end"])
     prov = Provenance(**provenance, span=span).to_dict()
     proof["provenance"] = prov
-    proof["admitted"] = proof["ending"] in ("Admitted", "Abort")
+    proof["admitted"] = proof["ending"] in GIVE_UP_CLOSERS
     prelude = proof["prelude"]
     result["theorems"].append(proof)
     if proof["admitted"] or proof["kind"] not in THEOREM_KINDS | {"Definition", "Instance", "Fixpoint", "Goal"}:

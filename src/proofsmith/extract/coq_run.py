@@ -11,53 +11,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..core import ProofsmithError
+from ..runs import Directory, Jsonl, Ray, Threads, read_complete_jsonl, run_resumable, write_atomic
 from .coq import ExtractOptions, FileJob, extract_file
 from .coq_project import CoqLibrary, coq_version, ensure_built, find_library
 
 
+def job_key(job: FileJob) -> str:
+    return f"{job.library.name}/{job.path.relative_to(job.library.root)}"
+
+
+def job_fingerprint(job: FileJob) -> dict:
+    """What a file's result depends on besides the options: its name and its bytes (not where SRC lies)."""
+    return {"file": job_key(job), "sha256": hashlib.sha256(job.path.read_bytes()).hexdigest()}
+
+
+def result_sink(out: Path) -> Directory:
+    return Directory(out / "raw" / "files")
+
+
 def result_path(out: Path, job: FileJob) -> Path:
-    key = f"{job.library.name}/{job.path.relative_to(job.library.root)}"
-    return out / "raw" / "files" / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with tmp.open("w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-
-
-def _run_local(jobs: list[FileJob], workers: int) -> Iterable[tuple[FileJob, dict]]:
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = {pool.submit(extract_file, job): job for job in jobs}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
-
-
-def _run_ray(jobs: list[FileJob], address: str) -> Iterable[tuple[FileJob, dict]]:
-    try:
-        import ray
-    except ImportError as exc:
-        raise ProofsmithError("--ray needs ray: pip install 'proofsmith[ray]'") from exc
-    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, include_dashboard=False)
-    remote = ray.remote(extract_file)
-    pending = {remote.remote(job): job for job in jobs}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            yield pending.pop(ref), ray.get(ref)
+    return result_sink(out).file(job_key(job))
 
 
 def extract_libraries(
@@ -71,26 +50,17 @@ def extract_libraries(
     all_jobs = [FileJob(lib, f, options) for lib in libraries for f in lib.files()]
     if not all_jobs:
         raise ProofsmithError(f"no .v files under {', '.join(sources)}")
-    todo = [j for j in all_jobs if not result_path(out, j).is_file()]
     t0 = time.monotonic()
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), unit="file", disable=not progress,
-               file=sys.stderr, desc="extract coq")
-    runner = _run_ray(todo, ray_address) if ray_address else _run_local(todo, jobs)
-    for job, result in runner:
-        write_atomic(result_path(out, job), json.dumps(result))
-        if on_result:
-            on_result(result)
-        bar.set_postfix_str(result["file"][-40:])
-        bar.update(1)
-    bar.close()
+    run = run_resumable(all_jobs, extract_file, result_sink(out), key=job_key, fingerprint=job_fingerprint,
+                        executor=Ray(ray_address) if ray_address else Threads(jobs), settings=options,
+                        progress=progress, desc="extract coq", unit="file", on_record=on_result,
+                        postfix=lambda result: result["file"][-40:])
     seconds = time.monotonic() - t0
     merge(out, all_jobs)
     if verify:
         verify_tasks(out, progress=progress)
         merge(out, all_jobs)  # again, with the verdicts
-    summary: dict[str, Any] = {"files": len(all_jobs), "files_this_run": len(todo), "seconds": round(seconds, 2)}
+    summary: dict[str, Any] = {"files": len(all_jobs), "files_this_run": run.ran, "seconds": round(seconds, 2)}
     if build:
         from ..datasets.coq import build_dataset
 
@@ -128,30 +98,35 @@ def merge(out: Path, jobs: list[FileJob]) -> None:
 
 
 def _read_verdicts(out: Path) -> dict[str, str]:
-    path = out / "raw" / "verify.jsonl"
-    if not path.is_file():
-        return {}
-    return {r["task_id"]: r["status"] for r in map(json.loads, path.read_text().splitlines()) if r}
+    return {r["task_id"]: r["status"] for r in read_complete_jsonl(out / "raw" / "verify.jsonl")}
+
+
+class VerifyStep:
+    """One task line of raw/tasks.jsonl -> the Coq checker's verdict on its reference proof."""
+
+    def __init__(self) -> None:
+        self.checker = None
+
+    def __call__(self, t: dict) -> dict:
+        from ..core import Candidate, Provenance, Task, get_checker
+
+        self.checker = self.checker or get_checker("coq")
+        task = Task(id=t["task_id"], kind="coq", statement=t["statement"], context=t["prelude"],
+                    reference=t["reference"], provenance=Provenance.from_dict(t["provenance"]), meta=t["meta"])
+        verdict = self.checker.check(task, Candidate(task_id=task.id, text=t["reference"]))
+        return {"task_id": task.id, "status": verdict.status, "message": verdict.message[:500]}
+
+
+def _task_fingerprint(t: dict) -> dict:
+    """A task line as extracted: the verdict merge() writes into it is no part of it."""
+    return {**t, "meta": {k: v for k, v in t["meta"].items() if k != "verified"}}
 
 
 def verify_tasks(out: Path, progress: bool = True) -> None:
     """Re-check each task's reference proof with the Coq checker; verdicts in raw/verify.jsonl."""
-    from tqdm import tqdm
-
-    from ..checkers.coq import CoqChecker
-    from ..core import Candidate, Provenance, Task
-
-    done = _read_verdicts(out)
-    tasks = [json.loads(line) for line in (out / "raw" / "tasks.jsonl").read_text().splitlines() if line]
-    checker = CoqChecker()
-    with (out / "raw" / "verify.jsonl").open("a") as log:
-        for t in tqdm([t for t in tasks if t["task_id"] not in done], disable=not progress, file=sys.stderr,
-                      desc="verify"):
-            task = Task(id=t["task_id"], kind="coq", statement=t["statement"], context=t["prelude"],
-                        reference=t["reference"], provenance=Provenance.from_dict(t["provenance"]), meta=t["meta"])
-            verdict = checker.check(task, Candidate(task_id=task.id, text=t["reference"]))
-            log.write(json.dumps({"task_id": task.id, "status": verdict.status, "message": verdict.message[:500]}) + "\n")
-            log.flush()
+    tasks = read_complete_jsonl(out / "raw" / "tasks.jsonl")
+    run_resumable(tasks, VerifyStep(), Jsonl(out / "raw" / "verify.jsonl", match="key"), key=lambda t: t["task_id"],
+                  fingerprint=_task_fingerprint, progress=progress, desc="verify", unit="task")
 
 
 def merged_statistics(out: Path) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """`proofsmith synth lintseq`: (instruction, program) pairs -> a LintSeq edit-sequence dataset.
 
-Records are appended to ``OUT/records.jsonl`` one flushed line per edit sequence, so a
-killed run resumes where it stopped; at the end they become an HF dataset with a card.
+Records are appended to ``OUT/records.jsonl`` one flushed line per edit sequence (a
+`runs.run_resumable` run), so a killed run resumes where it stopped and a rerun with more
+--samples or a larger --limit adds only what is new; at the end they become an HF
+dataset with a card.
 Each (program, sample) pair draws from its own seeded generator, so a resumed run
 makes the same sequences as an uninterrupted one.
 """
@@ -18,7 +20,8 @@ import numpy as np
 
 from ..core import ProofsmithError
 from ..datasets.hub import Card
-from ..io import JsonlAppender, read_jsonl
+from ..io import read_jsonl
+from ..runs import Jsonl, run_resumable
 from .lint_filter import PylintFilter
 from .lintseq import lintseq, strip_chain_of_thought, training_text
 from .publish import command_line, package_version, save_corpus
@@ -73,16 +76,19 @@ def sample_seed(seed: int, program_id: str, sample: int) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def lintseq_records(source: SourceProgram, samples: int, seed: int, lint: PylintFilter, done: set[str]) -> Iterator[dict]:
-    program = normalise(source.program)
-    for k in range(samples):
-        record_id = f"{source.id}#{k}"
-        if record_id in done:
-            continue
-        rng = np.random.default_rng(sample_seed(seed, source.id, k))
-        sequence = lintseq(program, lint, rng) if program else None
-        yield {
-            "id": record_id,
+class LintseqStep:
+    """(program, k) -> its k-th edit sequence, drawn from its own seeded generator."""
+
+    def __init__(self, seed: int, lint: PylintFilter) -> None:
+        self.seed, self.lint = seed, lint
+
+    def __call__(self, item: tuple[SourceProgram, int]) -> dict:
+        source, k = item
+        program = normalise(source.program)
+        rng = np.random.default_rng(sample_seed(self.seed, source.id, k))
+        sequence = lintseq(program, self.lint, rng) if program else None
+        return {
+            "id": f"{source.id}#{k}",
             "source_id": source.id,
             "sample": k,
             "instruction": source.instruction,
@@ -98,18 +104,14 @@ def lintseq_records(source: SourceProgram, samples: int, seed: int, lint: Pylint
 def build_lintseq_corpus(source: str, out: str | os.PathLike, samples: int = 5, seed: int = 1,
                          instruction_field: str | None = "instruction", program_field: str = "response",
                          id_field: str | None = "id", limit: int | None = None, progress: bool = True) -> dict:
-    from tqdm import tqdm
-
     if samples < 1:
         raise ProofsmithError("--samples must be at least 1")
     programs = read_programs(source, instruction_field, program_field, id_field)[:limit]
     out = Path(out)
-    lint = PylintFilter()
-    with JsonlAppender(out / "records.jsonl") as writer:
-        done = {r["id"] for r in writer.done}
-        for program in tqdm(programs, desc="lintseq", unit="program", disable=not progress):
-            for record in lintseq_records(program, samples, seed, lint, done):
-                writer.write(record)
+    items = [(program, k) for program in programs for k in range(samples)]
+    run_resumable(items, LintseqStep(seed, PylintFilter()), Jsonl(out / "records.jsonl", match="key", key_field="id"),
+                  key=lambda item: f"{item[0].id}#{item[1]}", settings={"seed": seed},
+                  inputs=[] if source == HUMANEVAL else [source], progress=progress, desc="lintseq", unit="sequence")
     wanted = {f"{p.id}#{k}" for p in programs for k in range(samples)}  # this run's, not an older run's
     records = [r for r in read_jsonl(out / "records.jsonl") if r["id"] in wanted]
     kept = [r for r in records if r["ok"]]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import os
 import sys
 import sysconfig
 from collections.abc import Iterable, Iterator
@@ -189,7 +188,3 @@ def retrieve(corpus: str = STDLIB, packages: Iterable[str] | None = None, limit:
             if limit and len(found) >= limit:
                 return found
     return found
-
-
-def module_path_hint(function: RetrievedFunction) -> str:
-    return function.module.replace(".", os.sep) + ".py"

@@ -1,7 +1,7 @@
 """`proofsmith synth unitcoder`: a code corpus -> functions certified by tested, mutant-killing suites.
 
 Every processed function is appended to ``OUT/records.jsonl`` (verified or not, with
-its history), so a killed run resumes with the next function; at the end the verified
+its history; a `runs.run_resumable` run), so a killed run resumes with the next function; at the end the verified
 ones become the HF dataset (``OUT/data``, ``OUT/README.md``).
 """
 
@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from ..datasets.hub import Card
-from ..io import JsonlAppender, read_jsonl
+from ..io import read_jsonl
+from ..runs import Jsonl, run_resumable
 from .publish import command_line, package_version, save_corpus
-from .retrieval import in_stdlib, retrieve
+from .retrieval import RetrievedFunction, in_stdlib, retrieve
 from .unitcoder import Generator, UnitCoderSettings, process
 
 UNITCODER_COLUMNS = ("id", "name", "module", "import_code", "original_function", "function", "repaired", "tests",
@@ -27,31 +28,43 @@ def function_seed(seed: int, function_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}\0{function_id}".encode()).digest()[:4], "little")
 
 
+class UnitCoderStep:
+    """One retrieved function -> its record (verified or not, with its history).
+
+    The model is loaded on the first call, so a run with nothing left to do loads none.
+    """
+
+    def __init__(self, generator: Generator | None, model: str | None, max_new_tokens: int, sandbox,
+                 settings: UnitCoderSettings, seed: int) -> None:
+        self.generator, self.model, self.max_new_tokens = generator, model, max_new_tokens
+        self.sandbox, self.settings, self.seed = sandbox, settings, seed
+
+    def __call__(self, fn: RetrievedFunction) -> dict:
+        if self.generator is None:
+            from .generators import ModelGenerator
+
+            self.generator = ModelGenerator(self.model, max_new_tokens=self.max_new_tokens)
+        return process(fn, self.generator, self.sandbox, self.settings, function_seed(self.seed, fn.id))
+
+
 def build_unitcoder_corpus(corpus: str, out: str | os.PathLike, generator: Generator | None = None,
                            model: str | None = None, max_new_tokens: int = 320,
                            settings: UnitCoderSettings | None = None,
                            packages: list[str] | None = None, limit: int | None = None, seed: int = 0,
                            sandbox=None, progress: bool = True) -> dict:
-    from tqdm import tqdm
-
     from ..checkers.sandbox import get_sandbox
 
     settings = settings or UnitCoderSettings()
     functions = retrieve(corpus, packages, limit=limit)
     out = Path(out)
-    sandbox = sandbox or get_sandbox()
-    started, processed = time.perf_counter(), 0
-    with JsonlAppender(out / "records.jsonl") as writer:
-        done = {r["id"] for r in writer.done}
-        todo = [f for f in functions if f.id not in done]
-        if todo and generator is None:
-            from .generators import ModelGenerator
-
-            generator = ModelGenerator(model, max_new_tokens=max_new_tokens)
-        bar = tqdm(todo, desc="unitcoder", unit="function", disable=not progress)
-        for fn in bar:
-            writer.write(process(fn, generator, sandbox, settings, function_seed(seed, fn.id)))
-            processed += 1
+    step = UnitCoderStep(generator, model, max_new_tokens, sandbox or get_sandbox(), settings, seed)
+    started = time.perf_counter()
+    run = run_resumable(functions, step, Jsonl(out / "records.jsonl", match="key", key_field="id"),
+                        key=lambda fn: fn.id, inputs=[corpus] if os.path.isfile(corpus) else [],
+                        settings={"settings": settings, "seed": seed, "max_new_tokens": max_new_tokens,
+                                  "model": generator.name if generator is not None else model},
+                        progress=progress, desc="unitcoder", unit="function")
+    processed = run.ran
     elapsed = time.perf_counter() - started
     records = [r for r in read_jsonl(out / "records.jsonl") if r["id"] in {f.id for f in functions}]
     verified = [r for r in records if r["verified"]]
@@ -64,7 +77,7 @@ def build_unitcoder_corpus(corpus: str, out: str | os.PathLike, generator: Gener
         "share_verified": round(len(verified) / len(records), 4) if records else 0.0,
         "rejected_by_mutation_check": sum(r["tests_passed"] and not r["verified"] for r in records),
     }
-    model_name = generator.name if generator is not None else (model or "smollm2-135m")
+    model_name = step.generator.name if step.generator is not None else (model or "smollm2-135m")
     save_corpus(verified, out, UNITCODER_COLUMNS, unitcoder_card(corpus, model_name, settings, summary))
     return summary
 

@@ -16,23 +16,20 @@ starts again at the statement and the state's path is replayed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...coq import CoqDied, CoqError, CoqIdeTop, CoqTimeout
 from ...coq.goals import NO_GOALS, Goals
 from ...coq.sentences import SentenceError, split_sentences
+from ...coq.syntax import TACTIC_FORBIDDEN_COMMANDS_RE, TACTIC_FORBIDDEN_WORDS_RE
 from ...core import ProofsmithError
 from .states import ProofFinished, TacticError, TacticResult, TacticState
 
 # What a tactic may not do: end, abandon or cheat the proof (anywhere in it), or be a
 # vernacular command that rewinds, adds assumptions or changes the environment.
-FORBIDDEN_WORDS = re.compile(r"\b(admit|Admitted|Abort|give_up|Qed|Defined|Save)\b")
-FORBIDDEN_COMMANDS = re.compile(
-    r"^\s*(Undo|Restart|Back|BackTo|Reset|Axiom|Parameter|Hypothesis|Variable|Conjecture|Drop|Quit|Set|Unset"
-    r"|Require|Load|Declare|Time|Redirect|Fail|Succeed|Timeout|Local|Global)\b"
-)
+FORBIDDEN_WORDS = TACTIC_FORBIDDEN_WORDS_RE
+FORBIDDEN_COMMANDS = TACTIC_FORBIDDEN_COMMANDS_RE
 
 
 @dataclass

@@ -8,9 +8,9 @@ prover sees the same layout (train on what you test on).
 
 from __future__ import annotations
 
-import re
-
 from collections.abc import Sequence
+
+from ...coq.syntax import TACTIC_START_WORDS, starts_with_tactic_word  # noqa: F401  (re-exported)
 
 TACTIC_EXAMPLES = (
     ("============================\nforall P Q : Prop, P /\\ Q -> P", "intros P Q H."),
@@ -70,13 +70,7 @@ def proof_prompt(statement: str, premises: Sequence[str] = ()) -> str:
 
 
 # Words a Coq tactic starts with: decoding may only start a tactic with one of them
-TACTIC_WORDS = (
-    "intros", "intro", "apply", "eapply", "exact", "destruct", "induction", "case", "elim", "inversion", "simpl",
-    "cbn", "unfold", "rewrite", "reflexivity", "symmetry", "transitivity", "split", "left", "right", "exists",
-    "constructor", "econstructor", "assumption", "auto", "eauto", "trivial", "easy", "tauto", "intuition",
-    "firstorder", "congruence", "discriminate", "injection", "subst", "f_equal", "lia", "ring", "field", "now",
-    "assert", "pose", "specialize", "generalize", "revert", "clear", "repeat", "try", "contradiction", "exfalso",
-)
+TACTIC_WORDS = TACTIC_START_WORDS
 
 
 def clean_tactic(text: str) -> str:
@@ -87,13 +81,6 @@ def clean_tactic(text: str) -> str:
     if line and not line.endswith("."):
         line += "."
     return line if line != "." else ""
-
-
-def starts_with_tactic_word(tactic: str) -> bool:
-    """Whether the tactic's first word is one of TACTIC_WORDS (a token-level constraint on the
-    first token cannot see that "un" went on to "uni_A" instead of "unfold")."""
-    match = re.match(r"[A-Za-z_][\w']*", tactic.strip())
-    return bool(match) and match.group(0) in TACTIC_WORDS
 
 
 def clean_proof(text: str) -> str:

@@ -13,18 +13,18 @@ own and appended to the prompt's tokens, exactly as generation sees them.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...coq.sentences import SentenceError, split_sentences, strip_comments
+from ...coq.sentences import SentenceError, split_sentences
+from ...coq.syntax import PROOF_END_RE, PROOF_START_RE, strip_comments
 from ...core import ProofsmithError
 from ..search import prompts
 
 PAIRS = ("both", "tactics", "proofs")
 LAYOUTS = ("prove", "bare")
-_PROOF_OPENER = re.compile(r"^Proof\b")
-_CLOSER = re.compile(r"\b(Qed|Defined)\s*\.\s*$")
+_PROOF_OPENER = PROOF_START_RE
+_CLOSER = PROOF_END_RE
 
 
 @dataclass(frozen=True)

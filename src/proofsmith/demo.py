@@ -17,11 +17,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ...core import ProofsmithError
-from ...paths import cache_dir
-from .batch import prove_all
-from .runner import ProverConfig, summarize
-from .theorems import load_theorems, premises_path
+from .core import ProofsmithError
+from .paths import cache_dir
+from .provers.search.batch import prove_all
+from .provers.search.runner import ProverConfig, summarize
+from .provers.search.theorems import load_theorems, premises_path
 
 DEMO_LIBRARY = "Bool"  # a directory of the standard library's theories/
 
@@ -38,7 +38,7 @@ def demo_corpus(progress: bool = True) -> Path:
     """The demo corpus directory, extracted once and reused."""
     out = cache_dir("demo", f"corpus-{DEMO_LIBRARY.lower()}")
     if not (out / "data" / "random").is_dir():
-        from ...extract.coq_run import extract_libraries
+        from .extract.coq_run import extract_libraries
 
         source = stdlib_theories() / DEMO_LIBRARY
         extract_libraries([str(source)], str(out), jobs=2, progress=progress, command="proofsmith demo")

@@ -1,0 +1,424 @@
+"""The one resumable run: items, a step, an output, an executor.
+
+A step is a plain picklable callable, item -> record (a JSON-able dict); it knows
+nothing about where it runs. `run_resumable` owns everything else: the output and
+what is already in it, checking that an old output belongs to these inputs and these
+settings, input order, the progress bar, and the executor, which is swapped without
+touching the step (datatrove's rule):
+
+    run_resumable(samples, CheckStep(...), "results.jsonl", key=lambda s: s.task_id,
+                  executor=Threads(8), settings={"timeout": 10})
+
+Outputs (sinks):
+
+- `Jsonl(path)`: one flushed line per record, written in input order; a torn last
+  line (a kill mid-write) is dropped on reopen. `match="order"`: the file is always a
+  prefix of the inputs' results, line i belonging to input i (check, refute).
+  `match="key"`: lines are known by key; a rerun skips the keys done and keeps the
+  lines of other keys (prove, synth: a rerun with a larger --limit extends the run).
+- `Directory(path)`: one file per item, written whole and atomically; an item is
+  done exactly when its file exists, so order of completion does not matter (extract).
+
+Beside every output lies its manifest, ``OUT.run.json``: the run's settings and a
+digest of every input's content. Resuming with other settings, or over results that
+came from other inputs (a regenerated samples file, a changed problem), is refused
+with one line saying to use another --out; identical inputs and settings continue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .core import ProofsmithError
+
+Step = Callable[[Any], dict]
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+class Serial:
+    """In this process, one item after another."""
+
+    def map(self, step: Step, items: Sequence[Any]) -> Iterator[tuple[int, dict]]:
+        for i, item in enumerate(items):
+            yield i, step(item)
+
+
+class Threads:
+    """A thread pool: for steps that mostly wait on a child process (checkers, coqidetop)."""
+
+    def __init__(self, n: int = 2) -> None:
+        self.n = max(1, n)
+
+    def map(self, step: Step, items: Sequence[Any]) -> Iterator[tuple[int, dict]]:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        queue = iter(enumerate(items))
+        pending: dict[Any, int] = {}
+        pool = ThreadPoolExecutor(self.n)
+        try:
+            while True:
+                for i, item in queue:  # keep a few in flight per thread, not the whole input
+                    pending[pool.submit(step, item)] = i
+                    if len(pending) >= 2 * self.n:
+                        break
+                if not pending:
+                    return
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Processes:
+    """Worker processes ('spawn': no forked torch or thread state); the step is sent once per worker."""
+
+    def __init__(self, n: int = 2, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
+        self.n, self.initializer, self.initargs = max(1, n), initializer, initargs
+
+    def map(self, step: Step, items: Sequence[Any]) -> Iterator[tuple[int, dict]]:
+        import multiprocessing
+
+        if not items:
+            return
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(min(self.n, len(items)), initializer=_install_step,
+                          initargs=(step, self.initializer, self.initargs)) as pool:
+            yield from pool.imap_unordered(_run_installed, enumerate(items))
+
+
+_STEP: Step | None = None  # a worker process's step, installed once by its initializer
+
+
+def _install_step(step: Step, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    global _STEP
+    _STEP = step
+    if initializer:
+        initializer(*initargs)
+
+
+def _run_installed(job: tuple[int, Any]) -> tuple[int, dict]:
+    return job[0], _STEP(job[1])
+
+
+class Ray:
+    """Ray tasks on the cluster at `address`; 'local' starts one here (no dashboard)."""
+
+    def __init__(self, address: str = "local", num_cpus: float = 1) -> None:
+        self.address, self.num_cpus = address, num_cpus
+
+    def map(self, step: Step, items: Sequence[Any]) -> Iterator[tuple[int, dict]]:
+        try:
+            import ray
+        except ImportError as exc:
+            raise ProofsmithError("--ray needs: pip install 'proofsmith[ray]'") from exc
+        if not ray.is_initialized():
+            if self.address == "local":
+                ray.init(include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=self.address, log_to_driver=False)
+        remote = ray.remote(num_cpus=self.num_cpus)(_call)
+        step_ref = ray.put(step)
+        pending = {remote.remote(step_ref, item): i for i, item in enumerate(items)}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    yield pending.pop(ref), ray.get(ref)
+        finally:
+            for ref in pending:  # a failed or abandoned run leaves nothing running
+                ray.cancel(ref)
+
+
+def _call(step: Step, item: Any) -> dict:
+    return step(item)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+class Jsonl:
+    """A JSONL output, appended one flushed line per record in input order."""
+
+    def __init__(self, path: str | os.PathLike, match: str = "order", key_field: str = "task_id") -> None:
+        if match not in ("order", "key"):
+            raise ValueError(f"match must be 'order' or 'key', not {match!r}")
+        self.path, self.match, self.key_field = Path(path), match, key_field
+        self._f = None
+        self._next = 0
+        self._waiting: dict[int, dict] = {}
+
+    def read(self) -> list[dict]:
+        """The complete lines; a torn last line is cut off the file."""
+        return read_complete_jsonl(self.path, repair=True)
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._next, self._waiting = 0, {}
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close(), after the run)
+
+    def put(self, position: int, record: dict) -> list[dict]:
+        """Hold `record` until every earlier one is written; returns those written now."""
+        self._waiting[position] = record
+        written = []
+        while self._next in self._waiting:
+            r = self._waiting.pop(self._next)
+            self._f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            self._f.flush()
+            written.append(r)
+            self._next += 1
+        return written
+
+    def close(self) -> None:
+        if self._f:
+            self._f.close()
+            self._f = None
+
+
+class Directory:
+    """One JSON file per item, named by its key's digest, written whole and atomically."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def file(self, key: str) -> Path:
+        return self.path / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
+
+    def open(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def write(self, key: str, record: dict) -> None:
+        write_atomic(self.file(key), json.dumps(record))
+
+    def close(self) -> None:
+        pass
+
+
+def read_complete_jsonl(path: str | os.PathLike, repair: bool = False) -> list[dict]:
+    """Every complete line of a JSONL file (none if it does not exist); `repair` cuts a torn last line off."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):  # a kill mid-write
+        data = data[: data.rfind(b"\n") + 1]
+        if repair:
+            path.write_bytes(data)
+    try:
+        return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProofsmithError(f"{path}: not a results file ({exc.__class__.__name__}); use another --out") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Outcome:
+    """What a run did. `records` (JSONL outputs only): every complete line of the file afterwards."""
+
+    resumed: int  # inputs already done before this run
+    ran: int  # inputs done by this run
+    records: list[dict] = field(default_factory=list)
+
+
+def run_resumable(
+    items: Iterable[Any],
+    step: Step,
+    out: str | os.PathLike | Jsonl | Directory,
+    *,
+    key: Callable[[Any], Any],
+    executor: Serial | Threads | Processes | Ray | None = None,
+    settings: Any = None,
+    fingerprint: Callable[[Any], Any] | None = None,
+    inputs: Iterable[str | os.PathLike] = (),
+    progress: bool = True,
+    desc: str = "run",
+    unit: str = "item",
+    postfix: Callable[[dict], Mapping[str, Any] | str | None] | None = None,
+    on_record: Callable[[dict], None] | None = None,
+) -> Outcome:
+    """Run `step` over every item not yet done in `out`, appending its records; returns the Outcome.
+
+    `key(item)` names an item's record (its `task_id`, a file's path); `fingerprint(item)`
+    is what of an item must not change under a resumed run (default: the item itself);
+    `settings` is what of the step must not change (leave out what changes speed only);
+    `inputs` are the input files' paths, which `out` may not be. `postfix(record)` sets the
+    bar's postfix; it sees every record of these inputs, those already done first (JSONL
+    outputs). `on_record(record)` is called as each new record is written.
+    """
+    items = list(items)
+    sink = out if isinstance(out, (Jsonl, Directory)) else Jsonl(out)
+    _refuse_input_as_output(sink.path, inputs)
+    keys = [str(key(item)) for item in items]
+    digests = [digest(fingerprint(item) if fingerprint else item) for item in items]
+    manifest_path = Path(f"{sink.path}.run.json")
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    settings = json.loads(json.dumps(plain(settings if settings is not None else {})))
+    match = sink.match if isinstance(sink, Jsonl) else "key"
+    if match == "key" and len(set(keys)) < len(keys):
+        seen: set[str] = set()
+        twice = next(k for k in keys if k in seen or seen.add(k))
+        raise ProofsmithError(f"two inputs share the key {twice!r}; a run needs one key per input")
+
+    if isinstance(sink, Jsonl):
+        old = sink.read()
+        old_keys = [_record_key(r, sink, i) for i, r in enumerate(old)]
+    else:
+        old = []
+        old_keys = [k for k in keys if sink.file(k).is_file()]
+    done = _check_old_output(sink.path, manifest, settings, match, keys, digests, old_keys)
+    _write_manifest(manifest_path, manifest, settings, match, keys, digests)
+
+    todo = [i for i in range(len(items)) if i not in done]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(items), initial=len(done), desc=desc, unit=unit, disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    wanted = set(keys)
+    for i, record in enumerate(old):
+        if postfix and (i < len(done) if match == "order" else old_keys[i] in wanted):
+            _set_postfix(bar, postfix(record))
+    new: list[dict] = []
+    sink.open()
+    try:
+        results = (executor or Serial()).map(step, [items[i] for i in todo])
+        try:
+            for position, record in results:
+                if isinstance(sink, Jsonl) and str(record.get(sink.key_field)) != keys[todo[position]]:
+                    raise ValueError(f"the step's record for {keys[todo[position]]!r} has {sink.key_field} "
+                                     f"{record.get(sink.key_field)!r}: a resumed run could not find it")
+                if isinstance(sink, Jsonl):
+                    written = sink.put(position, record)
+                else:
+                    sink.write(keys[todo[position]], record)
+                    written = [record]
+                for r in written:
+                    new.append(r)
+                    if on_record:
+                        on_record(r)
+                    if postfix:
+                        _set_postfix(bar, postfix(r))
+                    bar.update(1)
+        finally:
+            close = getattr(results, "close", None)
+            if close:
+                close()
+    finally:
+        sink.close()
+        bar.close()
+    return Outcome(resumed=len(done), ran=len(new), records=old + new if isinstance(sink, Jsonl) else [])
+
+
+def _record_key(record: dict, sink: Jsonl, i: int) -> str:
+    if sink.key_field not in record:
+        raise ProofsmithError(f"{sink.path}:{i + 1}: a line without {sink.key_field}; use another --out")
+    return str(record[sink.key_field])
+
+
+def _check_old_output(out: Path, manifest: dict | None, settings: Any, match: str, keys: list[str],
+                      digests: list[str], old_keys: list[str]) -> set[int]:
+    """The positions of the inputs already done; raises if the old output is not this run's."""
+    if not old_keys:
+        return set()
+    if manifest is not None and manifest.get("settings") != settings:
+        changed = sorted(k for k in {*settings, *manifest.get("settings", {})}
+                         if settings.get(k) != manifest.get("settings", {}).get(k)) if isinstance(settings, dict) else []
+        what = f" ({', '.join(changed[:4])})" if changed else ""
+        raise ProofsmithError(f"{out} was started with other settings{what}; use another --out")
+    if match == "order":
+        if len(old_keys) > len(keys):
+            raise ProofsmithError(f"{out} has {len(old_keys)} results for {len(keys)} inputs; use another --out")
+        old_digests = manifest.get("items", []) if manifest else None
+        for i, old_key in enumerate(old_keys):
+            if old_key != keys[i]:
+                raise ProofsmithError(f"{out} does not match the inputs (line {i + 1} is {old_key!r}, the inputs "
+                                      f"have {keys[i]!r} there); use another --out")
+            if old_digests is not None and (i >= len(old_digests) or old_digests[i] != digests[i]):
+                raise ProofsmithError(f"{out} was made from other inputs (line {i + 1}, {keys[i]!r}, changed); "
+                                      f"use another --out")
+        return set(range(len(old_keys)))
+    old_digests = manifest.get("items", {}) if manifest else {}
+    position = {k: i for i, k in enumerate(keys)}
+    done = set()
+    for k in old_keys:
+        if k in position:
+            if manifest is not None and old_digests.get(k) != digests[position[k]]:
+                raise ProofsmithError(f"{out} was made from other inputs ({k!r} changed); use another --out")
+            done.add(position[k])
+    return done
+
+
+def _write_manifest(path: Path, old: dict | None, settings: Any, match: str, keys: list[str],
+                    digests: list[str]) -> None:
+    if match == "order":
+        items: Any = digests
+    else:  # keep the digests of other runs' keys: their lines stay in the output
+        items = {**(old.get("items", {}) if old and isinstance(old.get("items"), dict) else {}), **dict(zip(keys, digests))}
+    manifest = {"settings": settings, "match": match, "inputs": len(keys),
+                "fingerprint": hashlib.sha256("".join(digests).encode()).hexdigest(), "items": items}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(manifest, indent=1, sort_keys=True))
+
+
+def _refuse_input_as_output(out: Path, inputs: Iterable[str | os.PathLike]) -> None:
+    target = out.resolve()
+    for p in inputs:
+        if Path(p).resolve() == target:
+            raise ProofsmithError(f"--out {out} is one of the inputs; use another --out")
+
+
+def _set_postfix(bar, value: Mapping[str, Any] | str | None) -> None:
+    if isinstance(value, str):
+        bar.set_postfix_str(value, refresh=False)
+    elif value:
+        bar.set_postfix(value, refresh=False)
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+
+def digest(obj: Any) -> str:
+    """A short digest of an item's content (its plain JSON form)."""
+    text = json.dumps(plain(obj), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def plain(obj: Any) -> Any:
+    """`obj` as JSON-able data: dataclasses and `to_dict()` objects by their fields, paths as text."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, bytes):
+        return hashlib.sha256(obj).hexdigest()
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(plain(v) for v in obj)
+    if callable(getattr(obj, "to_dict", None)):
+        return plain(obj.to_dict())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    raise TypeError(f"cannot fingerprint a {type(obj).__name__}: pass fingerprint= to run_resumable")
