@@ -12,7 +12,7 @@ import pytest
 from proofsmith.checkers.sandbox import Limits, get_sandbox
 from proofsmith.synth.mutation import mutants
 from proofsmith.synth.retrieval import functions_in, retrieve
-from proofsmith.synth.unitcoder import UnitCoderSettings, code_blocks, parse_fix, unitcoder
+from proofsmith.synth.unitcoder import UnitCoderSettings, code_blocks, parse_fix, run_tests, unitcoder
 from proofsmith.synth.unitcoder_corpus import build_unitcoder_corpus
 
 COLORSYS = os.path.join(sysconfig.get_paths()["stdlib"], "colorsys.py")
@@ -227,3 +227,139 @@ def test_real_default_model_runs_the_loop(tmp_path, sandbox):
         assert len(record["history"]) == 2 or record["history"][0]["status"] == "passed"  # fix round ran
         if record["verified"]:
             assert record["tests_passed"] and record["mutants_killed"] >= 1
+
+
+# Suites that try to be counted passing while their one real test fails. Each was counted passing by
+# the runner before the harness moved under the checker's keeper (the first block: UnitCoder's own
+# runner, which printed "UNITCODER-RESULT <nonce> {summary}"), or by the keeper before it bound its
+# functions and checked its own frame (the second block: the same holes let a HumanEval candidate pass).
+FAILING_TEST = "class TestCases(unittest.TestCase):\n    def test(self):\n        self.assertEqual(rgb_to_yiq(0, 0, 0), (1, 1, 1))\n"
+RUNNER_ATTACKS = {
+    "prints the result line with the nonce it read, then exits": """
+import json, os, sys, __main__
+nonce = getattr(__main__, "nonce", "") or sys.stdin.readline().strip()
+print("\\nUNITCODER-RESULT " + nonce + " " + json.dumps({"run": 1, "failures": 0, "errors": 0, "first_problem": ""}))
+print("\\nPROOFSMITH-DONE " + nonce, flush=True)
+getattr(os, "_ex" + "it")(0)
+""",
+    "TestCase.run counts the test without running it": """
+def _run(self, result=None):
+    result.startTest(self)
+    result.stopTest(self)
+unittest.TestCase.run = _run
+""",
+    "the result drops failures and errors": """
+unittest.TestResult.addFailure = unittest.TestResult.addError = lambda self, test, err: None
+""",
+    "skips every test": "unittest.TestCase.setUp = lambda self: self.skipTest('later')\n",
+    "clears the runner's failures at module teardown": """
+def tearDownModule():
+    import __main__
+    getattr(__main__, "result").failures.clear()
+""",
+    "patches the builtins the runner counts with": """
+def tearDownModule():
+    import builtins
+    builtins.len = lambda x: 0
+""",
+}
+RUNNER_SUITES = {name: code + FAILING_TEST for name, code in RUNNER_ATTACKS.items()}
+RUNNER_SUITES["expects its failure"] = FAILING_TEST.replace("    def test", "    @unittest.expectedFailure\n    def test")
+RUNNER_SUITES["an async test that never runs"] = FAILING_TEST.replace("def test", "async def test")
+
+_KEEPER_THREAD = "[t for t in __import__('thread' + 'ing').enumerate() if t is not __import__('thread' + 'ing').main_thread()][0]"
+KEEPER_ATTACKS = {
+    "clears the audit hook's blocked set through the frames": """
+import os, sys
+f = sys._getframe()
+while f is not None:
+    if "blocked" in f.f_locals and "keeper_ident" in f.f_locals:
+        f.f_locals["blocked"].clear()
+        f.f_locals["keeper_ident"].append(__import__("thread" + "ing").get_ident())
+    f = f.f_back
+for fr in sys._current_frames().values():
+    while fr is not None:
+        if fr.f_locals.get("nonce"):
+            os.write(1, ("\\nPROOFSMITH-DONE " + fr.f_locals["nonce"] + "\\n").encode())
+            getattr(os, "_ex" + "it")(0)
+        fr = fr.f_back
+""",
+    "runs the park line's code in a frame of its own": f"""
+import builtins, os, sys, types
+keeper = {_KEEPER_THREAD}
+args = keeper.__dict__.get("_args", ())
+code = [a for a in args if isinstance(a, types.CodeType)][0]
+if isinstance(args[0], int):
+    os.write(args[0] + 1, b"x")  # wakes the keeper through its pipe
+else:
+    args[1].set()  # the finished event
+class Event:
+    set = wait = lambda self: None
+fake_builtins = dict(vars(builtins), exec=lambda *a: None)
+fake_threading = types.SimpleNamespace(Event=Event, get_ident=lambda: 0,
+                                       Thread=lambda **k: types.SimpleNamespace(start=lambda: None, ident=0))
+types.FunctionType(code, {{"__builtins__": fake_builtins, "os": os, "threading": fake_threading, "__file__": "runner.py",
+                         "sys": types.SimpleNamespace(addaudithook=lambda h: None, stdout=sys.stdout),
+                         "_keeper": None, "_guard": lambda *a: None, "_main": types.SimpleNamespace(__code__=code)}})()
+""",
+    "a patched time.sleep runs in the keeper's thread": f"""
+import os, sys, time
+def steal(_):
+    nonce = sys._getframe(1).f_locals.get("nonce")
+    if nonce:
+        os.write(1, ("\\nPROOFSMITH-DONE " + nonce + "\\n").encode())
+        getattr(os, "_ex" + "it")(0)
+time.sleep = steal
+args = {_KEEPER_THREAD}.__dict__.get("_args", ())
+if isinstance(args[0], int):
+    os.write(args[0] + 1, b"x")
+else:
+    args[1].set()
+while True:
+    pass
+""",
+    "finds the nonce in /proc/self/mem by another name": """
+import os, re
+found = set()
+mem = open("/scratch/../proc/self/mem", "rb", buffering=0)
+for row in open("/scratch/../proc/self/maps").read().splitlines():
+    span, perms = row.split()[:2]
+    if "r" in perms and "[v" not in row:
+        lo, hi = (int(x, 16) for x in span.split("-"))
+        try:
+            mem.seek(lo)
+            found.update(re.findall(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", mem.read(hi - lo)))
+        except OSError:
+            pass
+if len(found) == 1:
+    os.write(1, b"\\nPROOFSMITH-DONE " + found.pop() + b"\\n")
+    getattr(os, "_ex" + "it")(0)
+""",
+}
+KEEPER_ATTACKS["opens /proc/self/mem relative to a directory fd"] = KEEPER_ATTACKS[
+    "finds the nonce in /proc/self/mem by another name"].replace(
+    'mem = open("/scratch/../proc/self/mem", "rb", buffering=0)',
+    'root = os.open("/", os.O_RDONLY)\n'
+    'mem = open("proc/self/mem", "rb", buffering=0, opener=lambda path, flags: os.open(path, flags, dir_fd=root))')
+KEEPER_SUITES = {name: code + FAILING_TEST for name, code in KEEPER_ATTACKS.items()}
+ATTACK_LIMITS = Limits(wall_s=3, cpu_s=3, memory_mb=512)
+
+
+@pytest.mark.parametrize("name", sorted(RUNNER_SUITES) + sorted(KEEPER_SUITES))
+def test_suites_that_fake_a_pass_fail(rgb_to_yiq, sandbox, name):
+    tests = RUNNER_SUITES.get(name) or KEEPER_SUITES[name]
+    result = run_tests(rgb_to_yiq, rgb_to_yiq.source, tests, sandbox, ATTACK_LIMITS)
+    assert not result.passed, (name, result)
+
+
+def test_honest_suites_pass_and_fail_as_they_should(rgb_to_yiq, sandbox):
+    good = run_tests(rgb_to_yiq, rgb_to_yiq.source, code_blocks(GOOD)[0], sandbox, ATTACK_LIMITS)
+    assert good.passed and good.tests_run == 2
+    wrong = run_tests(rgb_to_yiq, rgb_to_yiq.source, code_blocks(WRONG)[0], sandbox, ATTACK_LIMITS)
+    assert wrong.status == "failed" and "AssertionError" in wrong.message
+    # what the harness counts as a pass: at least one test, each ran and none raised, cleanups included
+    passing = FAILING_TEST.replace("(1, 1, 1)", "(0.0, 0.0, 0.0)")
+    assert run_tests(rgb_to_yiq, rgb_to_yiq.source, passing, sandbox, ATTACK_LIMITS).passed
+    for tests in ("class TestCases(unittest.TestCase):\n    pass\n", "@unittest.skip('later')\n" + passing,
+                  passing.replace("        self.assertEqual", "        self.addCleanup(self.fail, 'late')\n        self.assertEqual")):
+        assert run_tests(rgb_to_yiq, rgb_to_yiq.source, tests, sandbox, ATTACK_LIMITS).status == "failed", tests
