@@ -118,3 +118,89 @@ def test_missing_backend_is_one_clear_line():
 
     with pytest.raises(ProofsmithError, match="unknown sandbox backend"):
         get_sandbox("nonesuch")
+
+
+def _linked_prefix(tmp_path):
+    """A symlink to this interpreter's prefix under /tmp (a tmpfs inside the sandbox): a venv reached
+    through a link, and the interpreter named through it."""
+    link = tmp_path / "linkvenv"
+    link.symlink_to(os.path.realpath(sys.prefix))
+    rel = os.path.relpath(sys.executable, sys.prefix)
+    assert not rel.startswith(".."), "the interpreter lives under its prefix"
+    return link, link / rel
+
+
+def test_interpreter_through_a_symlinked_prefix_runs(box, tmp_path):
+    _, python = _linked_prefix(tmp_path)
+    r = box.run([str(python), "-I", "-S", "-c", "import sys; print('ok', sys.version_info[0])"])
+    assert r.ok, r.stderr
+    assert r.stdout.split() == ["ok", "3"]
+
+
+def test_symlinked_read_only_path_resolves(tmp_path):
+    real = tmp_path / "real-project"
+    real.mkdir()
+    (real / "data.txt").write_text("through the link")
+    link = tmp_path / "project-link"
+    link.symlink_to(real)
+    seen = get_sandbox("bwrap").seeing([str(link)])
+    r = seen.run(["/bin/cat", str(link / "data.txt"), str(real / "data.txt")])
+    assert r.ok, r.stderr
+    assert r.stdout == "through the link" * 2
+
+
+def test_symlink_hops_follow_relative_and_absolute_links(tmp_path):
+    from proofsmith.checkers.sandbox import symlink_hops
+
+    (tmp_path / "a" / "bin").mkdir(parents=True)
+    (tmp_path / "a" / "bin" / "tool").write_text("")
+    (tmp_path / "b").symlink_to(tmp_path / "a")  # absolute
+    (tmp_path / "a" / "bin" / "alias").symlink_to("tool")  # relative
+    hops = dict(symlink_hops([str(tmp_path / "b" / "bin" / "alias")]))
+    real = os.path.realpath(tmp_path)
+    assert hops == {os.path.join(real, "b"): str(tmp_path / "a"), os.path.join(real, "a", "bin", "alias"): "tool"}
+
+
+def test_a_sandbox_that_cannot_start_says_why_in_one_line(box, monkeypatch):
+    """bwrap refusing to start (a bind of a missing path) is a ProofsmithError holding bwrap's own stderr."""
+    from proofsmith.checkers.bwrap import BwrapSandbox
+    from proofsmith.checkers.warm import WarmPython
+    from proofsmith.core import ProofsmithError
+
+    broken = BwrapSandbox()
+    args = broken._bwrap_args
+    monkeypatch.setattr(broken, "_bwrap_args", lambda *a, **k: args(*a, **k) + ["--ro-bind", "/nonexistent-proofsmith", "/x"])
+    pool = WarmPython(broken, size=1)
+    with pytest.raises(ProofsmithError) as err:
+        pool.run("p.py", {"p.py": "print(1)"}, Limits())
+    message = str(err.value)
+    assert "failed to start" in message and "/nonexistent-proofsmith" in message and "bwrap" in message
+    assert "\n" not in message
+    pool.close()
+
+
+def test_a_missing_interpreter_or_bwrap_is_a_clear_error():
+    from proofsmith.checkers.bwrap import BwrapSandbox
+    from proofsmith.checkers.warm import WarmPython
+    from proofsmith.core import ProofsmithError
+
+    with pytest.raises(ProofsmithError, match=r"execvp /nonexistent/python3: No such file"):
+        WarmPython(BwrapSandbox(), python="/nonexistent/python3").run("p.py", {"p.py": "pass"}, Limits())
+    with pytest.raises(ProofsmithError, match=r"bwrap sandbox failed to start: bwrap: execvp /nonexistent/python3"):
+        BwrapSandbox().run(["/nonexistent/python3", "-c", "pass"])
+    bogus = BwrapSandbox()
+    bogus.bwrap = "/nonexistent/bwrap"
+    with pytest.raises(ProofsmithError, match="failed to start: .+"):
+        bogus.run(["/bin/true"])
+    with pytest.raises(ProofsmithError, match="failed to start: .+"):
+        WarmPython(bogus).run("p.py", {"p.py": "pass"}, Limits())
+    silent = BwrapSandbox()
+    silent.bwrap = "/bin/false"  # starts, says nothing, exits 1
+    with pytest.raises(ProofsmithError, match="failed to start: no message, exit status 1"):
+        WarmPython(silent).run("p.py", {"p.py": "pass"}, Limits())
+
+
+def test_a_program_that_fails_like_bwrap_is_still_only_a_failed_run(box):
+    """Only bwrap's own report (an exit code once the command really ran) tells a start failure apart."""
+    r = box.run(["/bin/sh", "-c", "echo 'bwrap: execvp x: No such file or directory' >&2; exit 1"])
+    assert r.returncode == 1 and "bwrap:" in r.stderr

