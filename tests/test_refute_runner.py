@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from proofsmith.checkers.compile_cache import CompileError, CppCompileCache
-from proofsmith.checkers.refute import (
+from proofsmith.checkers.refute.runner import (
     RefuteProblem,
     RefuteRunner,
     RefuteSettings,

@@ -8,8 +8,8 @@ import pytest
 from test_refute_runner import COINS, MULTIPLES
 
 from proofsmith.checkers.compile_cache import CppCompileCache
-from proofsmith.checkers.refute import Program, RefuteProblem, RefuteRunner, RefuteSettings
-from proofsmith.checkers.refute_search import SearchBudget, exhaustive_inputs, search
+from proofsmith.checkers.refute.runner import Program, RefuteProblem, RefuteRunner, RefuteSettings
+from proofsmith.checkers.refute.search import SearchBudget, exhaustive_inputs, search
 from proofsmith.checkers.sandbox import Limits, get_sandbox
 from proofsmith.cli import main
 from proofsmith.provers.counterexamples import ModelProposer

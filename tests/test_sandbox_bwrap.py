@@ -163,8 +163,8 @@ def test_symlink_hops_follow_relative_and_absolute_links(tmp_path):
 
 def test_a_sandbox_that_cannot_start_says_why_in_one_line(box, monkeypatch):
     """bwrap refusing to start (a bind of a missing path) is a ProofsmithError holding bwrap's own stderr."""
-    from proofsmith.checkers.bwrap import BwrapSandbox
-    from proofsmith.checkers.warm import WarmPython
+    from proofsmith.checkers.sandbox.bwrap import BwrapSandbox
+    from proofsmith.checkers.sandbox.warm import WarmPython
     from proofsmith.core import ProofsmithError
 
     broken = BwrapSandbox()
@@ -180,8 +180,8 @@ def test_a_sandbox_that_cannot_start_says_why_in_one_line(box, monkeypatch):
 
 
 def test_a_missing_interpreter_or_bwrap_is_a_clear_error():
-    from proofsmith.checkers.bwrap import BwrapSandbox
-    from proofsmith.checkers.warm import WarmPython
+    from proofsmith.checkers.sandbox.bwrap import BwrapSandbox
+    from proofsmith.checkers.sandbox.warm import WarmPython
     from proofsmith.core import ProofsmithError
 
     with pytest.raises(ProofsmithError, match=r"execvp /nonexistent/python3: No such file"):

@@ -22,7 +22,7 @@ FAST = Limits(wall_s=5.0, cpu_s=2.0, memory_mb=256, processes=32, output_bytes=6
 @pytest.fixture(scope="module")
 def sandbox():
     try:
-        from proofsmith.checkers.docker import DockerSandbox
+        from proofsmith.checkers.sandbox.docker import DockerSandbox
 
         box = DockerSandbox(pool_size=2)
     except SandboxUnavailable as exc:
@@ -188,7 +188,7 @@ def test_early_exit_status_zero_does_not_pass_the_python_checker(sandbox):
 
 @pytest.mark.docker
 def test_no_container_left_behind(sandbox):
-    from proofsmith.checkers.docker import LABEL
+    from proofsmith.checkers.sandbox.docker import LABEL
 
     for _ in range(3):
         assert py(sandbox, "print(1)").ok
@@ -232,7 +232,7 @@ def test_coq_checker_runs_in_docker(sandbox):
 
 def test_missing_engine_is_one_clear_line(monkeypatch):
     pytest.importorskip("docker")
-    from proofsmith.checkers.docker import docker_client
+    from proofsmith.checkers.sandbox.docker import docker_client
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(SandboxUnavailable) as err:

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from proofsmith.checkers.sandbox import Limits, get_sandbox
-from proofsmith.checkers.warm import WarmPython
+from proofsmith.checkers.sandbox.warm import WarmPython
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .core import Candidate, ProofsmithError, Provenance, Task
 
@@ -80,8 +81,29 @@ def read_samples(path: str | os.PathLike) -> list[Candidate]:
             raise ProofsmithError(f"{path}:{i}: a sample needs task_id and completion")
         if not isinstance(r["completion"], str):
             raise ProofsmithError(f"{path}:{i}: completion must be a string")
-        samples.append(Candidate(task_id=r["task_id"], text=r["completion"], model=r.get("model", ""), fields=r))
+        samples.append(candidate_from_sample(r))
     return samples
+
+
+DECODING_FIELDS = ("method", "temperature", "top_p", "seed", "max_new_tokens")  # how a sample line says it was drawn
+
+
+def candidate_from_sample(r: dict[str, Any]) -> Candidate:
+    """A sample line as a Candidate: how it was made from the fields that say so, every field kept."""
+    def number(name: str, integral: bool = False) -> float | int | None:
+        value = r.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if integral:
+            return int(value) if float(value).is_integer() else None
+        return float(value)
+
+    decoding = dict(r["decoding"]) if isinstance(r.get("decoding"), dict) else \
+        {k: r[k] for k in DECODING_FIELDS if k in r}
+    model = r.get("model") if isinstance(r.get("model"), str) else ""
+    return Candidate(task_id=r["task_id"], text=r["completion"], model=model, decoding=decoding,
+                     logprob=number("logprob"), tokens=number("tokens", integral=True), seconds=number("seconds"),
+                     fields=r)
 
 
 def write_jsonl_atomic(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> None:
@@ -89,6 +111,5 @@ def write_jsonl_atomic(path: str | os.PathLike, records: Iterable[dict[str, Any]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     os.replace(tmp, path)

@@ -37,7 +37,7 @@ def _cold_docker_run(client, box, command: list[str]) -> bytes:
 
 def docker_pool_vs_cold(n: int = 10, pause_s: float = 1.0) -> dict:
     """Per-run milliseconds of cold `docker run`, our cold path and our warm pool, side by side."""
-    from ..checkers.docker import DockerSandbox, docker_client
+    from ..checkers.sandbox.docker import DockerSandbox, docker_client
 
     client = docker_client()
     command = [sys.executable, "-S", "-c", PROGRAM]

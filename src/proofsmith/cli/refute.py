@@ -33,9 +33,9 @@ def register(app: typer.Typer) -> None:
         """Judge counterexamples for REFUTE problems in the sandbox, or search for them (--search)."""
         import json
 
-        from ..checkers.refute import Program, RefuteRunner, RefuteSettings, load_problems
-        from ..checkers.refute_batch import judge_inputs, search_problems
-        from ..checkers.refute_search import SearchBudget
+        from ..checkers.refute.runner import Program, RefuteRunner, RefuteSettings, load_problems
+        from ..checkers.refute.batch import judge_inputs, search_problems
+        from ..checkers.refute.search import SearchBudget
         from ..checkers.sandbox import get_sandbox
         from ..core import ProofsmithError
         from ..io import read_jsonl

@@ -17,7 +17,7 @@ Usage::
 observes it (`goals`, `observe`, `run`). Failures raise `CoqError` with Coq's message
 and location (byte offsets in the sentence); a call that takes longer than its timeout
 kills coqidetop and raises `CoqTimeout` (call `restart()` to get a fresh session, whose
-state ids start over). With a `sandbox` (see `checkers/sandbox.py`) coqidetop runs
+state ids start over). With a `sandbox` (see `checkers/sandbox/base.py`) coqidetop runs
 inside it under `limits`; otherwise as a plain child process with an address-space limit.
 
 The call names are 8.16's (`Edit_at`, not `EditAt`; no `Observe`). Its `Add` has the 8.15+ shape ``((((sentence, edit_id), (state_id, verbose)),

@@ -61,7 +61,7 @@ def refutation_fields(task: Task, candidate: Candidate, verdict: Verdict, sandbo
     """Differential testing against the reference: a passing sample that disagrees is refuted."""
     if not verdict.passed or task.kind != "python" or not task.reference:
         return {"refuted": False, "passed_after_refutation": verdict.passed}
-    from ..checkers.differential import DifferentialUnavailable, refute_python
+    from ..checkers.refute.differential import DifferentialUnavailable, refute_python
 
     try:
         counterexample = refute_python(task, candidate, sandbox)

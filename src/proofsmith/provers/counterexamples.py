@@ -1,6 +1,6 @@
 """Generator programs a model proposes for REFUTE's counterexample search.
 
-`ModelProposer(model)` is the `propose` callable that checkers/refute_search.py asks
+`ModelProposer(model)` is the `propose` callable that checkers/refute/search.py asks
 once its cheaper sources (the example, small exhaustive inputs, the user's generators)
 are spent; every input a proposed generator prints is still judged by the runner.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from ..checkers.refute import Program, RefuteProblem
+from ..checkers.refute.runner import Program, RefuteProblem
 
 _MODEL_LOCK = threading.Lock()
 PROMPT = """Write a Python program that prints one random valid input for this problem.

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .refute import Program, RefuteProblem, RefuteRunner
+from .runner import Program, RefuteProblem, RefuteRunner
 
 # (problem, how many, new tokens each) -> generator programs; provers.counterexamples.ModelProposer is one
 Propose = Callable[[RefuteProblem, int, int], list[Program]]

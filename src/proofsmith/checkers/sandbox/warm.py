@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Mapping
 
-from .sandbox import Limits, RunResult, start_error
+from .base import Limits, RunResult, start_error
 
 START_TIMEOUT_S = 60.0  # a worker that has not said it is ready by then will not
 

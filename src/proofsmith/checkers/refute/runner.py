@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import ProofsmithError, Task, Verdict
-from .compile_cache import CompileError, CppCompileCache
-from .sandbox import Limits, RunResult, Sandbox, get_sandbox
+from ...core import ProofsmithError, Task, Verdict
+from ..compile_cache import CompileError, CppCompileCache
+from ..sandbox import Limits, RunResult, Sandbox, get_sandbox
 
 STATUSES = ("valid", "agree", "invalid_input", "correct_failed", "generator_failed", "flaky", "error")
 REASONS = ("wrong_answer", "crashed", "time_limit", "memory_limit", "output_limit")
@@ -114,7 +114,7 @@ def _number(d: Mapping[str, Any], key: str, pid: str) -> int:
 
 def load_problems(path: str) -> dict[str, RefuteProblem]:
     """REFUTE problems from a JSONL file, by problem_id."""
-    from ..io import read_jsonl
+    from ...io import read_jsonl
 
     problems: dict[str, RefuteProblem] = {}
     for record in read_jsonl(path):

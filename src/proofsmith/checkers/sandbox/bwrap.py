@@ -23,10 +23,25 @@ import weakref
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .base import (
+    ETC_FILES,
+    MEMORY_MARKERS,
+    SCRATCH,
+    SYSTEM_DIRS,
+    Limits,
+    RunResult,
+    Sandbox,
+    base_env,
+    check_relative,
+    interpreter_dirs,
+    interpreter_paths,
+    is_executable_content,
+    require_binary,
+    start_error,
+    symlink_hops,
+)
 from .cgroups import RunCgroup
-from .sandbox import (ETC_FILES, MEMORY_MARKERS, SCRATCH, SYSTEM_DIRS, Limits, RunResult, Sandbox, base_env,
-                      check_relative, interpreter_dirs, interpreter_paths, is_executable_content, require_binary,
-                      start_error, symlink_hops)
+
 
 class _StreamReader(threading.Thread):
     """Reads a pipe into memory up to `cap` bytes; past it, flags and calls `on_overflow`."""

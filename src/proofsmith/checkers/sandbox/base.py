@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
-from ..core import ProofsmithError, Verdict
+from ...core import ProofsmithError, Verdict
 
 SCRATCH = "/scratch"
 
@@ -222,20 +222,6 @@ def check_relative(name: str) -> str:
     if os.path.isabs(norm) or norm.startswith(".."):
         raise ValueError(f"sandbox file name must be relative and inside the scratch dir: {name!r}")
     return norm
-
-
-def get_sandbox(name: str | None = None) -> Sandbox:
-    """The sandbox backend by name; default from PROOFSMITH_SANDBOX, else bwrap."""
-    name = name or os.environ.get("PROOFSMITH_SANDBOX", "bwrap")
-    if name == "bwrap":
-        from .bwrap import BwrapSandbox
-
-        return BwrapSandbox()
-    if name == "docker":
-        from .docker import DockerSandbox
-
-        return DockerSandbox()
-    raise ProofsmithError(f"unknown sandbox backend {name!r} (bwrap or docker)")
 
 
 def require_binary(binary: str, how: str) -> str:

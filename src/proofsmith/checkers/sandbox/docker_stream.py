@@ -18,8 +18,7 @@ import subprocess
 import threading
 from typing import Callable
 
-from .sandbox import MEMORY_MARKERS
-from .sandbox import Limits, RunResult
+from .base import MEMORY_MARKERS, Limits, RunResult
 
 STDOUT, STDERR = 1, 2
 

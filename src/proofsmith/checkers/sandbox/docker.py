@@ -39,9 +39,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .sandbox import ETC_FILES, SYSTEM_DIRS, interpreter_dirs, interpreter_paths, is_executable_content, symlink_hops
+from .base import (
+    ETC_FILES,
+    SCRATCH,
+    SYSTEM_DIRS,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    base_env,
+    check_relative,
+    interpreter_dirs,
+    interpreter_paths,
+    is_executable_content,
+    symlink_hops,
+)
 from .docker_stream import DockerProcess, RunStream, run_result
-from .sandbox import SCRATCH, Limits, Sandbox, SandboxUnavailable, base_env, check_relative
 
 IMAGE = "proofsmith-sandbox:latest"
 LABEL = "proofsmith.sandbox"

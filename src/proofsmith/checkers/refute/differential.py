@@ -9,7 +9,7 @@ first input on which they disagree refutes the candidate.
 
 For callers (``proofsmith check --refute``, the eval report)::
 
-    from proofsmith.checkers.differential import refute_python
+    from proofsmith.checkers.refute.differential import refute_python
     found = refute_python(task, candidate, sandbox)   # candidate: Candidate or completion text
     if found: verdict = Verdict("failed", "refuted: " + found["call"], details={"counterexample": found})
 
@@ -37,8 +37,8 @@ import sys
 import threading
 from typing import Any
 
-from ..core import Candidate, ProofsmithError, Task, sha256_text
-from .sandbox import Limits, Sandbox, get_sandbox
+from ...core import Candidate, ProofsmithError, Task, sha256_text
+from ..sandbox import Limits, Sandbox, get_sandbox
 
 # Tagged JSON for Python values; the same source runs here and inside the sandbox.
 CODEC = r'''

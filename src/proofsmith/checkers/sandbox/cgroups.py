@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sandbox import Limits
+from .base import Limits
 
 ROOT = Path("/sys/fs/cgroup")
 GROUP = "proofsmith"

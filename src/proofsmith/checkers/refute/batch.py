@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core import ProofsmithError
-from ..runs import Threads, plain, run_resumable
-from .refute import Program, RefuteProblem, RefuteRunner
-from .refute_search import Propose, SearchBudget, search
+from ...core import ProofsmithError
+from ...runs import Threads, plain, run_resumable
+from .runner import Program, RefuteProblem, RefuteRunner
+from .search import Propose, SearchBudget, search
 
 
 class JudgeStep:
