@@ -5,13 +5,13 @@
 2. Prove the test theorems of its `random` split with best-first search and the
    offline default model, and with the automation baseline on the same theorems;
    every proof is re-checked by coqc in the sandbox before it counts.
-3. Print and save the report (proved/attempted, pass@1, seconds per theorem, proofs).
+3. Print and save the report (proved/attempted, pass@1 as `proofsmith eval` computes it, with
+   the theorems that could not be opened counted as not proved and said, seconds per theorem, proofs).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -47,10 +47,13 @@ def demo_corpus(progress: bool = True) -> Path:
 
 def run_demo(out_dir: str | Path, config: ProverConfig, *, retrieval: bool = False, baseline: bool = True,
              limit: int | None = None, progress: bool = True) -> dict[str, Any]:
+    from .outdir import claim
+
+    out = Path(out_dir)  # new, empty or an earlier demo's: checked before the corpus is built
+    target = claim(out, "proofsmith demo", legacy=("report.json", "model.jsonl.run.json", "baseline.jsonl.run.json",
+                                                   "model_retrieval.jsonl.run.json"), writes=("report.json",))
     corpus = demo_corpus(progress)
     tasks = load_theorems(corpus, "test", "random")[:limit]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if retrieval:  # the corpus's own premises
         config = replace(config, retrieval=True, premises=premises_path(corpus))
     report: dict[str, Any] = {"corpus": str(corpus), "theorems": [t.id for t in tasks], "runs": {}}
@@ -58,9 +61,7 @@ def run_demo(out_dir: str | Path, config: ProverConfig, *, retrieval: bool = Fal
     for name, run_config in runs:
         records = prove_all(tasks, run_config, out / f"{name}.jsonl", progress=progress)
         report["runs"][name] = {"config": run_config.to_dict(), **summarize(records).to_dict()}
-    tmp = out / f"report.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out / "report.json")
+    target.write_text("report.json", json.dumps(report, indent=2))
     return report
 
 
@@ -71,6 +72,7 @@ def report_text(report: dict[str, Any]) -> str:
                  "model_retrieval": "default model + retrieval, best-first search"}.get(name, name)
         lines.append(f"\n{label}: proved {run['proved']}/{run['attempted']}"
                      + "".join(f"   {k} = {v:.3f}" for k, v in run["pass_at"].items())
+                     + (f" ({run['errors']} could not be opened, counted as not proved)" if run.get("errors") else "")
                      + f"   {run['seconds_per_theorem']:.1f} s per theorem")
         for task_id, proof in run["examples"]:
             lines.append(f"  {task_id}:  {' '.join(proof.split())}")

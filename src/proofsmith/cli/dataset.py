@@ -36,7 +36,9 @@ def split(
 
     from ..core import ProofsmithError
     from ..datasets.coq import build_dataset
+    from ._options import at_least
 
+    at_least(0, seed=seed, held_out=held_out)
     if not Path(directory, "raw", "theorems.jsonl").is_file():
         raise ProofsmithError(f"{directory}: no raw/theorems.jsonl (run `proofsmith extract coq` first)")
     info_path = Path(directory, "raw", "card.json")

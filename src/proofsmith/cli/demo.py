@@ -22,6 +22,10 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
         """Build (or reuse) a small stdlib corpus, prove its test theorems with the default model, report."""
+        from ._options import output_dir, positive
+
+        positive(expansions=expansions, timeout=timeout, num=num, limit=limit, threads=threads)
+        output_dir(out)
         from ..paths import cache_dir
         from ..demo import report_text, run_demo
         from ..provers.search.generator import DecodingConfig

@@ -25,6 +25,11 @@ def extract_coq(
     no_premises: bool = typer.Option(False, "--no-premises", help="Skip resolving the premises of each tactic."),
 ) -> None:
     """Trace every proof of Coq sources (goals before/after each tactic, premises) into a HF dataset."""
+    from ._options import output_dir, positive
+
+    positive(jobs=jobs, file_timeout=file_timeout, call_timeout=call_timeout, memory_mb=memory_mb,
+             max_bytes=max_bytes)
+    output_dir(out)
     from ..extract.coq import ExtractOptions
     from ..extract.coq_run import extract_libraries
 

@@ -39,6 +39,15 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Prove theorems with a model (best-first search or sampling), re-check every proof."""
+        from ._options import at_least, fraction, output_file, positive
+
+        positive(attempts=attempts, num=num, top_p=top_p, groups=groups, max_new_tokens=max_new_tokens,
+                 expansions=expansions, timeout=timeout, tactic_timeout=tactic_timeout, premises_k=premises_k,
+                 workers=workers, threads=threads, limit=limit)
+        at_least(0, temperature=temperature, diversity_penalty=diversity_penalty)  # 0: greedy; plain beams
+        fraction(top_p=top_p)
+        output_file(out)
+
         from ..provers.search.batch import prove_all
         from ..provers.search.generator import DecodingConfig
         from ..provers.search.runner import ProverConfig, summarize

@@ -33,22 +33,26 @@ def register(app: typer.Typer) -> None:
         """Judge counterexamples for REFUTE problems in the sandbox, or search for them (--search)."""
         import json
 
-        from ..checkers.refute.runner import Program, RefuteRunner, RefuteSettings, load_problems
+        from ..checkers.refute.runner import (Program, RefuteRunner, RefuteSettings, check_counterexample,
+                                               load_problems)
         from ..checkers.refute.batch import judge_inputs, search_problems
         from ..checkers.refute.search import SearchBudget
         from ..checkers.sandbox import get_sandbox
         from ..core import ProofsmithError
-        from ..io import read_jsonl
+        from ..io import numbered_jsonl
         from ..provers.counterexamples import ModelProposer
+        from ._options import at_least, output_file, positive
 
-        if runs < 1 or time_slack <= 0 or memory_slack <= 0 or workers < 1:
-            raise ProofsmithError("--runs and --workers must be at least 1, slacks positive")
+        positive(budget=budget, seconds=seconds, runs=runs, time_slack=time_slack, memory_slack=memory_slack,
+                 workers=workers)
+        at_least(0, float_tolerance=float_tolerance)
+        output_file(out)
         problem_map = load_problems(str(problems))
         settings = RefuteSettings(runs=runs, time_slack=time_slack, memory_slack=memory_slack,
                                   float_tolerance=float_tolerance)
         runner = RefuteRunner(get_sandbox(sandbox), settings)
         if search:
-            gens = [Program.of(g.read_text(), "cpp" if g.suffix in (".cpp", ".cc", ".cxx") else "python")
+            gens = [Program.of(_source(g), "cpp" if g.suffix in (".cpp", ".cc", ".cxx") else "python")
                     for g in generator]
             propose = ModelProposer(model) if use_model or model is not None else None
             summary = search_problems(problem_map, str(out), runner, gens, propose=propose,
@@ -57,12 +61,24 @@ def register(app: typer.Typer) -> None:
         else:
             if inputs is None:
                 raise ProofsmithError("give an INPUTS file of counterexamples, or --search")
-            records = list(read_jsonl(inputs))
-            for i, r in enumerate(records, 1):
-                if "problem_id" not in r or ("input" not in r and "generator" not in r and "generate_inp" not in r):
-                    raise ProofsmithError(f"{inputs}:{i}: a line needs problem_id and input or generator")
+            records = []
+            for i, r in numbered_jsonl(inputs):
+                check_counterexample(r, f"{inputs}:{i}")
+                records.append(r)
+            if not records:
+                raise ProofsmithError(f"{inputs}: no counterexamples")
             summary = judge_inputs(problem_map, records, str(out), runner, workers=workers, progress=not quiet,
                                    input_paths=[str(problems), str(inputs)])
         typer.echo(f"{summary['problems_refuted']}/{summary['problems']} problems refuted "
                    f"({summary['valid']} valid of {summary['results']} results) -> {out}", err=True)
         typer.echo(json.dumps(summary))
+
+
+def _source(path: Path) -> str:
+    """A --generator file's text, or one line saying why it cannot be read."""
+    from ..core import ProofsmithError
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProofsmithError(f"--generator {path}: unreadable ({getattr(exc, 'strerror', None) or exc})") from None

@@ -23,6 +23,11 @@ def register(app: typer.Typer) -> None:
         limit: int | None = typer.Option(None, help="Only the first N programs."),
     ) -> None:
         """LintSeq: every program as insertion edits whose every state lints clean (pylintseq's filter)."""
+        from ._options import at_least, output_dir, positive
+
+        positive(samples=samples, limit=limit)
+        at_least(0, seed=seed)
+        output_dir(out)
         from ..synth.lintseq_corpus import build_lintseq_corpus
 
         summary = build_lintseq_corpus(source, out, samples=samples, seed=seed,
@@ -49,13 +54,17 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """UnitCoder: model-written unit tests, a fix loop, the sandbox, and a mutation check on the tests."""
+        from ._options import at_least, fraction, output_dir, positive
+
+        positive(samples=samples, mutants=mutants, timeout=timeout, memory_mb=memory_mb, max_new_tokens=max_new_tokens,
+                 limit=limit)
+        at_least(0, rounds=rounds, seed=seed)
+        fraction(min_mutation_score=min_mutation_score)
+        output_dir(out)
         from ..checkers.sandbox import Limits
-        from ..core import ProofsmithError
         from ..synth.unitcoder import UnitCoderSettings
         from ..synth.unitcoder_corpus import build_unitcoder_corpus
 
-        if samples < 1 or rounds < 0 or mutants < 1 or not 0 <= min_mutation_score <= 1:
-            raise ProofsmithError("need --samples >= 1, --rounds >= 0, --mutants >= 1, 0 <= --min-mutation-score <= 1")
         settings = UnitCoderSettings(samples=samples, rounds=rounds, mutants=mutants,
                                      min_mutation_score=min_mutation_score,
                                      limits=Limits(wall_s=timeout, cpu_s=timeout, memory_mb=memory_mb, processes=16))

@@ -33,6 +33,14 @@ def register(app: typer.Typer) -> None:
         backend: str = typer.Option("auto", "--backend", help="Fused loss kernel: auto | torch | triton."),
     ) -> None:
         """Fine-tune a prover with CE, DCO or DCO-step; rerun the same command to resume."""
+        from ._options import at_least, fraction, output_dir, positive
+
+        at_least(1, n=n)  # DCO's N attempts: N = 1 is plain CE
+        positive(lora_r=lora_r, lora_alpha=lora_alpha, steps=steps, batch_size=batch_size, lr=lr, max_len=max_len,
+                 limit=limit, checkpoint_every=checkpoint_every, log_every=log_every)
+        at_least(0, seed=seed)
+        fraction(skip_below=skip_below)  # F is a probability
+        output_dir(out)
         from ..provers.training.loop import TrainConfig
         from ..provers.training.loop import train as run_training
 

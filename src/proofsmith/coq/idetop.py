@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .. import children
 from ..core import ProofsmithError
 from . import xml_protocol as xp
 from .goals import Goals
@@ -102,10 +103,10 @@ class CoqIdeTop:
         if self.sandbox is not None:
             self.proc = self.sandbox.spawn(self.command, files=self.files, limits=self.limits)
         else:
-            # prlimit, not preexec_fn: sessions are started from many threads at once
+            # prlimit, not preexec_fn: sessions are started from many threads at once; it dies with us
             limit = ["prlimit", f"--as={self.memory_mb << 20}", "--"] if self.memory_mb else []
             try:
-                self.proc = subprocess.Popen(
+                self.proc = children.popen(
                     limit + self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     cwd=self.cwd, bufsize=0, start_new_session=True,
                 )

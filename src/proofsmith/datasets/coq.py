@@ -9,12 +9,12 @@ definitions (coq-facts-props-proofs' shape), ``errors`` the files that failed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..coq.syntax import statement_head_removed, strip_comments
+from ..core import ProofsmithError
 from . import splits as sp
 from .hub import Card, save_dataset
 
@@ -63,11 +63,12 @@ def _table(rows: list[dict], feats: Any) -> Any:
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
+    """The records of a raw/*.jsonl file (none when it is absent); a torn or broken line is one
+    ProofsmithError naming the file and line."""
+    from ..io import read_jsonl as read_lines
+
     if path.is_file():
-        with path.open() as f:
-            for line in f:
-                if line.strip():
-                    yield json.loads(line)
+        yield from read_lines(path)
 
 
 def statement_key(statement: str) -> str:
@@ -92,6 +93,9 @@ def build_dataset(out_dir: str | Path, card_info: dict[str, Any], seed: int = sp
     theorems = [_theorem_row(t) for t in raw["theorems"]]
     keys = [statement_key(t["statement"]) for t in theorems]
     n = held_out if held_out is not None else sp.held_out_size(len(theorems))
+    if 2 * n > len(theorems):
+        raise ProofsmithError(f"--held-out {n} puts {2 * n} theorems in validation and test, but the corpus has "
+                              f"{len(theorems)} theorems")
     splittings = {
         "random": sp.random_split(keys, n, n, seed),
         "novel_premises": sp.novel_premises_split(keys, [theorem_premises(t) for t in theorems], n, n, seed),

@@ -17,7 +17,6 @@ Hub and ``datasets.load_dataset(out_dir[, config])`` read.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,24 +65,31 @@ def size_category(n: int) -> str:
 
 
 def save_dataset(out_dir: str | os.PathLike, configs: Mapping[str, Any], card: Card, default: str | None = None) -> Path:
-    """Write every config's splits as Parquet under out_dir/data and the card README.md."""
+    """Write every config's splits as Parquet under out_dir/data and the card README.md.
+
+    out_dir must be new, empty or proofsmith's (outdir.py): only the Parquet files and the
+    card proofsmith wrote there are replaced or removed, never a file of the user's.
+    """
     import datasets
+
+    from ..outdir import claim
 
     datasets.disable_progress_bars()
     out = Path(out_dir)
-    data = out / "data"
-    tmp = out / "data.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    target = claim(out, legacy=LEGACY_MANIFESTS)
+    files: dict[str, Any] = {}
     for config, dsd in configs.items():
         for split, ds in dsd.items():
-            path = tmp / config / f"{split}-00000-of-00001.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            ds.to_parquet(str(path))
-    shutil.rmtree(data, ignore_errors=True)
-    tmp.rename(data)  # readers see the old data or the new, never half
+            files[f"data/{config}/{split}-00000-of-00001.parquet"] = lambda tmp, ds=ds: ds.to_parquet(str(tmp))
     counts = {c: {s: len(ds) for s, ds in dsd.items()} for c, dsd in configs.items()}
-    _atomic_write(out / "README.md", dataset_card(counts, card, default or next(iter(configs))))
+    text = dataset_card(counts, card, default or next(iter(configs)))
+    files["README.md"] = lambda tmp: tmp.write_text(text)
+    target.replace(files, stale_under="data/")  # the previous build's files that this one does not write go
     return out
+
+
+# Files only proofsmith writes in a dataset directory: one made before the .proofsmith marker is recognised by them.
+LEGACY_MANIFESTS = ("raw/files.run.json", "records.jsonl.run.json")
 
 
 def dataset_card(counts: Mapping[str, Mapping[str, int]], card: Card, default: str) -> str:
@@ -147,7 +153,9 @@ ds = load_dataset("PATH_OR_REPO", "{default}")   # configs: {", ".join(counts)}
 
 
 def dataset_info(out_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
-    """{config: {split: rows}} read from the Parquet footers (no data loaded)."""
+    """{config: {split: rows}} read from the Parquet footers (no data loaded); a file that is no
+    Parquet (cut short, overwritten) is one ProofsmithError naming it."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     data = Path(out_dir) / "data"
@@ -157,7 +165,13 @@ def dataset_info(out_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
     for f in sorted(data.glob("*/*.parquet")):
         split = f.name.split("-", 1)[0]
         info.setdefault(f.parent.name, {}).setdefault(split, 0)
-        info[f.parent.name][split] += pq.ParquetFile(f).metadata.num_rows
+        try:
+            rows = pq.ParquetFile(f).metadata.num_rows
+        except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ProofsmithError(f"{f}: not a readable Parquet file ({reason}); rebuild it "
+                                  f"(`proofsmith dataset split` or the command that made it)") from None
+        info[f.parent.name][split] += rows
     return info
 
 
@@ -183,13 +197,7 @@ def publish(out_dir: str | os.PathLike, repo: str, private: bool = False, dry_ru
     try:
         api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
         api.upload_folder(folder_path=str(out), repo_id=repo, repo_type="dataset",
-                          allow_patterns=["README.md", "data/**"], commit_message="proofsmith dataset publish")
+                          allow_patterns=[path for path, _ in files], commit_message="proofsmith dataset publish")
     except Exception as exc:  # network, auth, permissions: one line for the user
         raise ProofsmithError(f"publishing to {repo} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     return files
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -53,7 +53,7 @@ def check_samples(
     pairs = [(tasks[s.task_id], s) for s in samples]  # the task is part of what a result depends on
     outcome = run_resumable(pairs, CheckStep(check, extra), out_path, key=lambda pair: pair[1].task_id,
                             executor=Threads(workers), settings=settings, inputs=inputs, progress=progress,
-                            desc="check", unit="sample")
+                            desc="check", name="check", unit="sample")
     return outcome.ran
 
 

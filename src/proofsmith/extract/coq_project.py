@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import children
 from ..core import ProofsmithError
 from ..paths import cache_dir
 from .licenses import debian_package, library_license
@@ -31,7 +32,7 @@ LoadPath = tuple[str, str, str]
 @functools.lru_cache(maxsize=1)
 def coqlib() -> Path:
     try:
-        out = subprocess.run(["coqc", "-where"], capture_output=True, text=True, check=True, timeout=60)
+        out = children.run(["coqc", "-where"], capture_output=True, text=True, check=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ProofsmithError("coqc not found: install Coq (apt-get install coq libcoq-stdlib)") from exc
     return Path(out.stdout.strip()).resolve()
@@ -39,7 +40,7 @@ def coqlib() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def coq_version() -> str:
-    out = subprocess.run(["coqc", "-print-version"], capture_output=True, text=True, timeout=60, check=False)
+    out = children.run(["coqc", "-print-version"], capture_output=True, text=True, timeout=60, check=False)
     return out.stdout.split()[0] if out.stdout else ""
 
 
@@ -165,7 +166,7 @@ def ensure_built(library: CoqLibrary, jobs: int = 1, timeout_s: float = 600) -> 
                 if vo.is_file() and vo.stat().st_mtime >= f.stat().st_mtime:
                     return
                 try:
-                    subprocess.run(["coqc", *args, f.name], cwd=f.parent, capture_output=True, timeout=timeout_s, check=False)
+                    children.run(["coqc", *args, f.name], cwd=f.parent, capture_output=True, timeout=timeout_s, check=False)
                 except subprocess.TimeoutExpired:
                     pass  # no .vo: the files that Require it fail with Coq's own message
 
@@ -176,7 +177,7 @@ def ensure_built(library: CoqLibrary, jobs: int = 1, timeout_s: float = 600) -> 
 def _dependencies(library: CoqLibrary, files: list[Path]) -> dict[Path, set[Path]]:
     """file -> the library files it Requires (coqdep)."""
     args = [a for lp in library.coq_args() for a in lp]
-    out = subprocess.run(["coqdep", *args, *map(str, files)], capture_output=True, text=True, timeout=600, check=False)
+    out = children.run(["coqdep", *args, *map(str, files)], capture_output=True, text=True, timeout=600, check=False)
     known = {f.with_suffix(".vo").resolve(): f for f in files}
     deps: dict[Path, set[Path]] = {}
     for line in out.stdout.splitlines():

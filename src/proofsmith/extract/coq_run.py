@@ -4,6 +4,7 @@ Each file's result is written whole and atomically to ``OUT/raw/files/<key>.json
 a file is done exactly when its result exists, so a killed run resumes with the files
 left (none done twice, none lost). The merged tables (``OUT/raw/*.jsonl``) and the
 dataset (``OUT/data``, ``OUT/README.md``) are rebuilt from those results at the end.
+OUT is new, empty or an earlier extract's (see outdir.py): files of the user's are never touched.
 The executor is a thread pool (each step mostly waits on its own coqidetop) or Ray.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import ProofsmithError
+from ..outdir import claim
 from ..runs import Directory, Jsonl, Ray, Threads, read_complete_jsonl, run_resumable, write_atomic
 from .coq import ExtractOptions, FileJob, extract_file
 from .coq_project import CoqLibrary, coq_version, ensure_built, find_library
@@ -45,6 +47,8 @@ def extract_libraries(
     on_result: Callable[[dict], None] | None = None, build: bool = True, command: str = "",
 ) -> dict[str, Any]:
     out = Path(out_dir)
+    # a new, empty or earlier extract's directory only; its card is checked now, not after the work
+    claim(out, "proofsmith extract coq", legacy=("raw/files.run.json",), writes=("README.md",) if build else ())
     (out / "raw" / "files").mkdir(parents=True, exist_ok=True)
     libraries: list[CoqLibrary] = [ensure_built(find_library(src, name), jobs, options.file_timeout_s) for src in sources]
     all_jobs = [FileJob(lib, f, options) for lib in libraries for f in lib.files()]

@@ -13,6 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from .. import children
+
 # Debian short names (copyright-format 1.0) -> SPDX ids; "X+" means "or later".
 _DEBIAN_TO_SPDX = {
     "expat": "MIT", "mit": "MIT", "bsd-2-clause": "BSD-2-Clause", "bsd-3-clause": "BSD-3-Clause",
@@ -70,12 +72,12 @@ def license_from_text(text: str) -> str:
 def debian_package(path: str) -> tuple[str, str]:
     """(package, version) that installed `path`, or ("", "") when none did."""
     try:
-        out = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True, timeout=30, check=False)
+        out = children.run(["dpkg", "-S", path], capture_output=True, text=True, timeout=30, check=False)
         if out.returncode != 0:
             return "", ""
         package = out.stdout.split(":", 1)[0].strip()
-        version = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package],
-                                 capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+        version = children.run(["dpkg-query", "-W", "-f", "${Version}", package],
+                               capture_output=True, text=True, timeout=30, check=False).stdout.strip()
         return package, version
     except (OSError, subprocess.TimeoutExpired):
         return "", ""

@@ -24,7 +24,7 @@ from ..io import read_jsonl
 from ..runs import Jsonl, run_resumable
 from .lint_filter import PylintFilter
 from .lintseq import lintseq, strip_chain_of_thought, training_text
-from .publish import command_line, package_version, save_corpus
+from .publish import claim_corpus_dir, command_line, package_version, save_corpus
 
 HUMANEVAL = "humaneval"
 
@@ -107,7 +107,7 @@ def build_lintseq_corpus(source: str, out: str | os.PathLike, samples: int = 5, 
     if samples < 1:
         raise ProofsmithError("--samples must be at least 1")
     programs = read_programs(source, instruction_field, program_field, id_field)[:limit]
-    out = Path(out)
+    out = claim_corpus_dir(out, "proofsmith synth lintseq")
     items = [(program, k) for program in programs for k in range(samples)]
     run_resumable(items, LintseqStep(seed, PylintFilter()), Jsonl(out / "records.jsonl", match="key", key_field="id"),
                   key=lambda item: f"{item[0].id}#{item[1]}", settings={"seed": seed},

@@ -3,6 +3,7 @@
 OUT holds ``records.jsonl`` (the resumable work log: every item, kept or not) beside the
 dataset proper: ``data/default/train-*.parquet`` and ``README.md``, which
 ``proofsmith dataset info|publish OUT`` and ``datasets.load_dataset(OUT)`` read.
+OUT must be new, empty or proofsmith's; a file of the user's there is never replaced.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..datasets.hub import Card, save_dataset
+from ..datasets.hub import LEGACY_MANIFESTS, Card, save_dataset
+
+
+def claim_corpus_dir(out: str | os.PathLike, command: str) -> Path:
+    """OUT before anything is written: new, empty or an earlier synth run's (else one line, exit 2)."""
+    from ..outdir import claim
+
+    claim(out, command, legacy=LEGACY_MANIFESTS, writes=("README.md",))
+    return Path(out)
 
 
 def save_corpus(records: list[dict], out: str | os.PathLike, columns: Sequence[str], card: Card,

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..datasets.hub import Card
 from ..io import read_jsonl
 from ..runs import Jsonl, run_resumable
-from .publish import command_line, package_version, save_corpus
+from .publish import claim_corpus_dir, command_line, package_version, save_corpus
 from .retrieval import RetrievedFunction, in_stdlib, retrieve
 from .unitcoder import Generator, UnitCoderSettings, process
 
@@ -56,7 +56,7 @@ def build_unitcoder_corpus(corpus: str, out: str | os.PathLike, generator: Gener
 
     settings = settings or UnitCoderSettings()
     functions = retrieve(corpus, packages, limit=limit)
-    out = Path(out)
+    out = claim_corpus_dir(out, "proofsmith synth unitcoder")
     step = UnitCoderStep(generator, model, max_new_tokens, sandbox or get_sandbox(), settings, seed)
     started = time.perf_counter()
     run = run_resumable(functions, step, Jsonl(out / "records.jsonl", match="key", key_field="id"),

@@ -48,7 +48,8 @@ def judge_inputs(problems: Mapping[str, RefuteProblem], inputs: Sequence[dict], 
     if unknown:
         raise ProofsmithError(f"inputs name problems not in the problems file: {', '.join(unknown[:5])}")
     items = [(problems[str(r["problem_id"])], r) for r in inputs]
-    return _tallied_run(items, JudgeStep(runner), out_path, workers, progress, "refute", _settings(runner), input_paths)
+    return _tallied_run(items, JudgeStep(runner), out_path, workers, progress, "refute", "refute", _settings(runner),
+                        input_paths)
 
 
 def search_problems(problems: Mapping[str, RefuteProblem], out_path: str, runner: RefuteRunner,
@@ -60,14 +61,14 @@ def search_problems(problems: Mapping[str, RefuteProblem], out_path: str, runner
              for pid in sorted(problems)]
     settings = {"runner": _settings(runner), "propose": propose, "budget": budget}
     return _tallied_run(items, SearchStep(runner, propose, budget), out_path, workers, progress, "search",
-                        settings, input_paths)
+                        "refute --search", settings, input_paths)
 
 
 def _tallied_run(items: Sequence[tuple[RefuteProblem, Any]], step, out_path: str, workers: int, progress: bool,
-                 label: str, settings: Any, input_paths: Sequence[str]) -> dict:
+                 label: str, name: str, settings: Any, input_paths: Sequence[str]) -> dict:
     tally = _Tally(())
     outcome = run_resumable(items, step, out_path, key=lambda item: item[0].problem_id, executor=Threads(workers),
-                            settings=settings, inputs=input_paths, progress=progress, desc=label,
+                            settings=settings, inputs=input_paths, progress=progress, desc=label, name=name,
                             postfix=lambda record: tally.add(record) or {"refuted": tally.refuted})
     return tally.summary(resumed=outcome.resumed)
 

@@ -15,10 +15,13 @@ defines it, but in the sandbox and with the problem's own limits:
    runs: one slow run on a loaded machine is not a time-limit verdict (`flaky`).
 
 Each result says which of these happened (`status`, `reason`) and keeps the evidence.
+An input or generator that is not Unicode text (a lone surrogate, see text.py) is
+judged without running: `invalid_input` or `generator_failed`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import time
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core import ProofsmithError, Task, Verdict
+from ...text import first_not_unicode
 from ..compile_cache import CompileError, CppCompileCache
 from ..sandbox import Limits, RunResult, Sandbox, get_sandbox
 
@@ -76,24 +80,37 @@ class RefuteProblem:
     float_tolerance: float | None = None  # absolute-or-relative, for real-valued answers
 
     @classmethod
-    def from_record(cls, d: Mapping[str, Any]) -> RefuteProblem:
-        pid = str(d.get("problem_id") or d.get("id") or "")
+    def from_record(cls, d: Mapping[str, Any], where: str = "") -> RefuteProblem:
+        """A problem line; every field is checked (`where`, e.g. ``FILE:LINE``, starts each error)."""
+        pid = d.get("problem_id") or d.get("id")
+        at = f"{where}: " if where else ""
+        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, (str, int))):
+            raise ProofsmithError(f"{at}problem_id must be a string, not {_json_type(pid)}")
+        pid = str(pid or "")
+        at += f"problem {pid or '?'}: "
         missing = [k for k in ("problem_id", "validator", "wrong_code", "wrong_code_lang", "time_limit", "memory_limit")
                    if d.get(k) in (None, "") and not (k == "problem_id" and pid)]
         if missing:
-            raise ProofsmithError(f"problem {pid or '?'}: missing field(s) {', '.join(missing)}")
-        correct = [Program("" if d.get(k) is None else d[k], lang) for k, lang in
-                   (("correct_cpp", "cpp"), ("correct_python", "python")) if d.get(k)]
+            raise ProofsmithError(f"{at}missing field(s) {', '.join(missing)}")
+        for key in _TEXT_FIELDS:
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise ProofsmithError(f"{at}{key} must be a string, not {_json_type(d[key])}")
+        correct = [Program(d[k], lang) for k, lang in (("correct_cpp", "cpp"), ("correct_python", "python"))
+                   if d.get(k)]
         if not correct:
-            raise ProofsmithError(f"problem {pid}: needs correct_cpp or correct_python")
+            raise ProofsmithError(f"{at}needs correct_cpp or correct_python")
+        try:
+            wrong = Program.of(d["wrong_code"], d["wrong_code_lang"])
+        except ProofsmithError as exc:
+            raise ProofsmithError(f"{at}wrong_code_lang: {exc}") from None
         tol = d.get("float_tolerance")
         return cls(
-            problem_id=pid, statement=d.get("statement") or "", time_limit_ms=_number(d, "time_limit", pid),
-            memory_limit_mb=_number(d, "memory_limit", pid), validator=d["validator"],
-            wrong=Program.of(d["wrong_code"], d["wrong_code_lang"]), correct=tuple(correct),
+            problem_id=pid, statement=d.get("statement") or "", time_limit_ms=int(_number(d, "time_limit", at, 1)),
+            memory_limit_mb=int(_number(d, "memory_limit", at, 1)), validator=d["validator"],
+            wrong=wrong, correct=tuple(correct),
             input_format=d.get("input") or "", output_format=d.get("output") or "",
             example_input=d.get("example_input") or "", example_output=d.get("example_output") or "",
-            note=d.get("note") or "", float_tolerance=float(tol) if tol is not None else None,
+            note=d.get("note") or "", float_tolerance=_number(d, "float_tolerance", at, 0) if tol is not None else None,
         )
 
     def to_task(self) -> Task:
@@ -105,21 +122,74 @@ class RefuteProblem:
                     meta={"example_input": self.example_input, "wrong_lang": self.wrong.lang})
 
 
-def _number(d: Mapping[str, Any], key: str, pid: str) -> int:
+# Text fields of a problem line (code, prose, a language name); a number or a list there is a mistake.
+_TEXT_FIELDS = ("statement", "input", "output", "example_input", "example_output", "note", "validator", "wrong_code",
+                "wrong_code_lang", "correct_cpp", "correct_python")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _number(d: Mapping[str, Any], key: str, at: str, minimum: float) -> float:
+    """A finite number (JSON's, or a string holding one) of at least `minimum`."""
+    value = d[key]
     try:
-        return int(float(d[key]))
-    except (TypeError, ValueError) as exc:
-        raise ProofsmithError(f"problem {pid}: {key} must be a number, got {d[key]!r}") from exc
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ProofsmithError(f"{at}{key} must be a number, got {_json_type(value)} {str(value)[:40]!r}") from None
+    if not math.isfinite(number) or number < minimum:
+        raise ProofsmithError(f"{at}{key} must be a finite number of at least {minimum}, got {value!r}")
+    return number
+
+
+def check_counterexample(record: Mapping[str, Any], where: str) -> None:
+    """A counterexample line as `RefuteRunner.make_input` reads it, or one line saying which field is wrong."""
+    pid = record.get("problem_id")
+    has_input = record.get("input") is not None
+    gen_key = "generator" if record.get("generator") is not None else "generate_inp"
+    if pid is None or (not has_input and record.get(gen_key) is None):
+        raise ProofsmithError(f"{where}: a line needs problem_id and input or generator")
+    if isinstance(pid, bool) or not isinstance(pid, (str, int)):
+        raise ProofsmithError(f"{where}: problem_id must be a string, not {_json_type(pid)}")
+    if has_input:
+        if not isinstance(record["input"], str):
+            raise ProofsmithError(f"{where}: input must be a string (the input's text), not {_json_type(record['input'])}")
+        return
+    gen = record[gen_key]
+    if not isinstance(gen, Mapping):
+        raise ProofsmithError(f"{where}: {gen_key} must be an object {{code, lang}}, not {_json_type(gen)}")
+    if not isinstance(gen.get("code"), str) or not gen["code"].strip():
+        raise ProofsmithError(f"{where}: {gen_key}.code must be the generator's source, not {_json_type(gen.get('code'))}")
+    lang = gen.get("lang", "python")
+    if not isinstance(lang, str):
+        raise ProofsmithError(f"{where}: {gen_key}.lang must be a string, not {_json_type(lang)}")
+    try:
+        parse_lang(lang)
+    except ProofsmithError as exc:
+        raise ProofsmithError(f"{where}: {gen_key}.lang: {exc}") from None
+    seed = record.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
+        raise ProofsmithError(f"{where}: seed must be an integer or a string, not {_json_type(seed)}")
 
 
 def load_problems(path: str) -> dict[str, RefuteProblem]:
-    """REFUTE problems from a JSONL file, by problem_id."""
-    from ...io import read_jsonl
+    """REFUTE problems from a JSONL file, by problem_id; a problem_id used twice is refused."""
+    from ...io import numbered_jsonl
 
     problems: dict[str, RefuteProblem] = {}
-    for record in read_jsonl(path):
-        problem = RefuteProblem.from_record(record)
-        problems[problem.problem_id] = problem
+    line_of: dict[str, int] = {}
+    for lineno, record in numbered_jsonl(path):
+        problem = RefuteProblem.from_record(record, f"{path}:{lineno}")
+        if problem.problem_id in line_of:  # a later line would silently replace the earlier problem
+            raise ProofsmithError(f"{path}:{lineno}: problem_id {problem.problem_id!r} again "
+                                  f"(first on line {line_of[problem.problem_id]})")
+        problems[problem.problem_id], line_of[problem.problem_id] = problem, lineno
     if not problems:
         raise ProofsmithError(f"{path}: no problems")
     return problems
@@ -234,6 +304,9 @@ class RefuteRunner:
         if not isinstance(gen, Mapping) or not gen.get("code"):
             raise ProofsmithError("a counterexample needs `input` (text) or `generator` ({code, lang})")
         program = Program.of(gen["code"], gen.get("lang", "python"))
+        why = first_not_unicode([("its code", program.code)])
+        if why:  # no file holds it (text.py): the generator cannot run
+            raise _GeneratorFailed(why)
         seed = str(counterexample.get("seed", 0))
         result = self.run_program(program, "", self.settings.tool_limits, argv=(seed,))
         if not result.ok:
@@ -258,6 +331,14 @@ class RefuteRunner:
             return RefuteResult(pid, "generator_failed", f"the input generator does not compile: {exc.log[:500]}")
         if not text.strip():
             return RefuteResult(pid, "invalid_input", "the input is empty")
+        why = first_not_unicode([("the input", text)])
+        if why:  # no program could read it (text.py)
+            return RefuteResult(pid, "invalid_input", why)
+        broken = first_not_unicode([("the problem's validator", problem.validator),
+                                    ("its wrong solution", problem.wrong.code),
+                                    *(("its correct solution", p.code) for p in problem.correct)])
+        if broken:
+            return RefuteResult(pid, "error", broken, input=text)
         check = self.sandbox.run([*self.settings.python, "validator.py"], files={"validator.py": problem.validator},
                                  limits=self.settings.tool_limits, stdin=text)
         if not check.ok:

@@ -23,6 +23,8 @@ import weakref
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from ... import children
+from ...text import encode_text
 from .base import (
     ETC_FILES,
     MEMORY_MARKERS,
@@ -128,7 +130,8 @@ class BwrapSandbox(Sandbox):
     # -- running --------------------------------------------------------------------------
 
     def run(self, command, files=None, limits=Limits(), stdin=None, env=None, collect=()):
-        files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
+        files = {check_relative(k): encode_text(v, f"file {k!r}") for k, v in (files or {}).items()}
+        stdin = None if stdin is None else encode_text(stdin, "stdin")
         host_scratch = tempfile.mkdtemp(prefix="proofsmith-scratch-") if collect else None
         fds: list[int] = []
         status = os.pipe() if _json_status_supported(self.bwrap) else None
@@ -158,14 +161,14 @@ class BwrapSandbox(Sandbox):
         Kill it with `proc.kill()`: the pid namespace takes every child with it, and the
         run's cgroup goes when the process object does.
         """
-        files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
+        files = {check_relative(k): encode_text(v, f"file {k!r}") for k, v in (files or {}).items()}
         fds: list[int] = []
         try:
             argv = self._bwrap_args(limits, base_env(env), None, command) + self._stage_files(files, None, fds)
             argv, cgroup = self._limited(argv + ["--", *command], limits)
             try:
-                proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                        pass_fds=fds, start_new_session=True, bufsize=0)
+                proc = children.popen(argv, dies_by_itself=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=stderr, pass_fds=fds, start_new_session=True, bufsize=0)
             except OSError as exc:
                 if cgroup:
                     cgroup.remove()
@@ -209,8 +212,9 @@ class BwrapSandbox(Sandbox):
         argv, cgroup = self._limited(argv, limits)
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds, start_new_session=True)
+            proc = children.popen(argv, dies_by_itself=True,  # --die-with-parent
+                                  stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds, start_new_session=True)
         except OSError as exc:  # bwrap, prlimit or sh could not be executed at all
             if cgroup:
                 cgroup.remove()
@@ -260,7 +264,7 @@ class BwrapSandbox(Sandbox):
 def _json_status_supported(bwrap: str) -> bool:
     """bwrap >= 0.5 writes {"exit-code": N} to --json-status-fd only when the command was executed."""
     try:
-        done = subprocess.run([bwrap, "--help"], capture_output=True, timeout=30, check=False)
+        done = children.run([bwrap, "--help"], capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise start_error("the bwrap sandbox", f"{bwrap}: {getattr(exc, 'strerror', None) or exc}", None) from None
     return b"--json-status-fd" in done.stdout + done.stderr
@@ -309,7 +313,7 @@ def _killpg(pid: int) -> None:
 
 def _feed(pipe, data) -> None:
     try:
-        pipe.write(data.encode() if isinstance(data, str) else data)
+        pipe.write(data)
         pipe.close()
     except (BrokenPipeError, OSError):
         pass

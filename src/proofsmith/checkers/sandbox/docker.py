@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ...text import encode_text
 from .base import (
     ETC_FILES,
     SCRATCH,
@@ -358,9 +359,8 @@ class DockerSandbox(Sandbox):
 
 def _job(command, files, limits: Limits, env, nonce: str, stdin, collect, interactive: bool = False) -> bytes:
     """The one message the container's first process reads: length, then JSON."""
-    files = {check_relative(k): (v.encode() if isinstance(v, str) else v) for k, v in (files or {}).items()}
-    if isinstance(stdin, str):
-        stdin = stdin.encode()
+    files = {check_relative(k): encode_text(v, f"file {k!r}") for k, v in (files or {}).items()}
+    stdin = None if stdin is None else encode_text(stdin, "stdin")
     payload = json.dumps({
         "nonce": nonce, "command": list(command), "env": base_env(env), "scratch": SCRATCH,
         "files": {k: [base64.b64encode(v).decode(), 0o755 if is_executable_content(v) else 0o644]

@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Mapping
 
+from ...text import encode_text
 from .base import Limits, RunResult, start_error
 
 START_TIMEOUT_S = 60.0  # a worker that has not said it is ready by then will not
@@ -338,11 +339,11 @@ class WarmPython:
         header = {"script": script, "limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s,
                                                "wall_s": limits.wall_s, "file_bytes": limits.file_bytes,
                                                "output_bytes": limits.output_bytes},
-                  "files": {k: base64.b64encode(v.encode() if isinstance(v, str) else v).decode()
-                            for k, v in files.items()}}
+                  "files": {k: base64.b64encode(encode_text(v, f"file {k!r}")).decode() for k, v in files.items()}}
+        stdin = encode_text(stdin, "stdin")
         worker = self._take()
         try:
-            reply = worker.request(header, stdin.encode() if isinstance(stdin, str) else stdin, limits.wall_s + 10)
+            reply = worker.request(header, stdin, limits.wall_s + 10)
         except (RuntimeError, OSError, ValueError) as exc:
             worker.proc.kill()
             worker.proc.wait()

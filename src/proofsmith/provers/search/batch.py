@@ -57,6 +57,6 @@ def prove_all(
         return {"proved": proved}
 
     outcome = run_resumable(tasks, step, Jsonl(out, match="key"), key=lambda t: t.id, executor=executor,
-                            settings=settings, inputs=inputs, progress=progress, desc="prove", unit="thm", postfix=count,
+                            settings=settings, inputs=inputs, progress=progress, desc="prove", name="prove", unit="thm", postfix=count,
                             on_record=on_result)
     return outcome.records

