@@ -165,8 +165,8 @@ def test_the_rule_holds_in_each_checker_and_sandbox_backend():
         box.run(["true"], stdin="\udcff")
     with pytest.raises(ValueError, match="main.py.*not valid Unicode text"):
         python._pool.run("main.py", {"main.py": "\ud800"}, python.limits)
-    from proofsmith.checkers.sandbox.docker import _job
     from proofsmith.checkers.sandbox.base import Limits
+    from proofsmith.checkers.sandbox.docker import _job
 
     with pytest.raises(ValueError, match="main.py.*not valid Unicode text"):  # the docker backend's one message
         _job(["true"], {"main.py": "\udcff"}, Limits(), None, nonce="", stdin=None, collect=())
@@ -376,21 +376,39 @@ def test_a_task_that_is_not_unicode_text_is_an_error_verdict(name, tmp_path, cap
 # ----------------------------------------------------------------------------- random files
 
 
+ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)  # lone surrogates, NUL too
 JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-                        st.text(st.characters(codec=None, exclude_categories=()), max_size=8))
+                        ANY_TEXT)
 JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                                  st.dictionaries(st.text(max_size=4), inner,
-                                                                                  max_size=3)), max_leaves=8)
-TASK_IDS = st.one_of(st.sampled_from(["HumanEval/0", "coq/t"]), JSON_VALUES)
+                                                                  st.dictionaries(ANY_TEXT, inner, max_size=3)),
+                           max_leaves=8)
+REAL_IDS = st.sampled_from(["HumanEval/0", "coq/t"])
 COMPLETIONS = st.one_of(st.sampled_from([FAST_WRONG, PASSING, "exact I.", "    return 1 # \udcff", "\x00", ""]),
-                        JSON_VALUES)
-SAMPLE_LINES = st.one_of(
-    st.fixed_dictionaries({"task_id": TASK_IDS, "completion": COMPLETIONS},
-                          optional={"model": JSON_VALUES, "temperature": JSON_VALUES, "decoding": JSON_VALUES,
-                                    "tokens": JSON_VALUES, "x\udcff": JSON_VALUES}),
-    JSON_VALUES,
-)
-ENCODINGS = st.sampled_from(["plain", "bom", "crlf", "blank-lines", "gzip", "raw-bytes"])
+                        ANY_TEXT)
+EXTRA_FIELDS = st.dictionaries(st.sampled_from(["model", "temperature", "decoding", "tokens", "seconds", "x\udcff"]),
+                               JSON_VALUES, max_size=3)
+
+
+ONE_IN_EIGHT = st.sampled_from([False] * 7 + [True])
+
+
+def sometimes_hostile(draw, usual, hostile=JSON_VALUES):
+    """Mostly `usual`, one time in eight anything at all: most files are checkable, every field gets attacked."""
+    return draw(hostile) if draw(ONE_IN_EIGHT) else draw(usual)
+
+
+@st.composite
+def sample_lines(draw):
+    if draw(ONE_IN_EIGHT):
+        return draw(JSON_VALUES)  # not a sample at all
+    line = {"task_id": sometimes_hostile(draw, REAL_IDS), "completion": sometimes_hostile(draw, COMPLETIONS),
+            **draw(EXTRA_FIELDS)}
+    if draw(ONE_IN_EIGHT):
+        del line[draw(st.sampled_from(["task_id", "completion"]))]
+    return line
+
+
+ENCODINGS = st.sampled_from(["plain", "plain", "bom", "crlf", "blank-lines", "gzip", "raw-bytes"])
 
 
 def encode_file(lines: list, how: str, junk: bytes) -> bytes:
@@ -411,7 +429,7 @@ def encode_file(lines: list, how: str, junk: bytes) -> bytes:
 @settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
-@given(lines=st.lists(SAMPLE_LINES, min_size=0, max_size=3), how=ENCODINGS, junk=st.binary(max_size=8))
+@given(lines=st.lists(sample_lines(), min_size=1, max_size=3), how=ENCODINGS, junk=st.binary(max_size=8))
 def test_random_samples_files_get_verdicts_or_one_line(lines, how, junk, capsys):
     with tempfile.TemporaryDirectory() as d:
         code, err, out = run_check(jsonl(TASKS), encode_file(lines, how, junk), Path(d), capsys=capsys)

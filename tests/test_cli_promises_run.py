@@ -32,7 +32,7 @@ needs_coq = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="ne
 
 def cli(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "proofsmith", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env)
+                          timeout=300, env=env, check=False)
 
 
 def write_jsonl(path: Path, records) -> Path:
@@ -236,6 +236,49 @@ def _live_processes_tagged(tag: str) -> list[str]:
     return found
 
 
+def test_check_does_not_wait_for_a_sample_still_running(tmp_path):
+    """A sample that would run for --timeout seconds is abandoned at once, its sandbox ended."""
+    problems = read_problems()
+    ids = ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [problems[t] for t in ids])
+    samples = write_jsonl(tmp_path / "samples.jsonl", [
+        {"task_id": ids[0], "completion": problems[ids[0]]["canonical_solution"]},
+        *({"task_id": t, "completion": "    while True:\n        pass\n"} for t in ids[1:])])
+    tag = f"PROOFSMITH_TEST_RUN={uuid.uuid4().hex}"
+    env = {**os.environ, tag.split("=")[0]: tag.split("=")[1]}
+    out = tmp_path / "results.jsonl"
+    cmd = ["check", str(tasks), str(samples), "--out", str(out), "--workers", "1", "--timeout", "30"]
+    proc, err = _start(cmd, tmp_path, env=env)
+    _wait_for(lambda: _lines(out) >= 1, proc)
+    time.sleep(1.0)  # the looping sample is running now
+    assert _interrupt(proc, signal.SIGINT, err) < 5  # not the 30 s it would take
+    assert _live_processes_tagged(tag) == []  # its sandbox went with it
+    assert [r["task_id"] for r in read_jsonl(out)] == ids[:1]
+
+
+@needs_coq
+@pytest.mark.slow
+def test_prove_with_worker_processes_stops_on_sigterm_and_resumes(tmp_path):
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [
+        {"task_id": f"t{i}", "kind": "coq", "prelude": "Require Import List.",
+         "statement": f"Lemma l{i} (A : Type) (x : A) (xs : list A) : length (x :: xs) = S (length xs) + {i} - {i}."}
+        for i in range(12)])
+    tag = f"PROOFSMITH_TEST_RUN={uuid.uuid4().hex}"
+    env = {**os.environ, tag.split("=")[0]: tag.split("=")[1]}
+    out = tmp_path / "run.jsonl"
+    cmd = ["prove", str(tasks), "--mode", "baseline", "--out", str(out), "--workers", "2"]
+    proc, err = _start(cmd, tmp_path, env=env)
+    _wait_for(lambda: _lines(out) >= 2, proc, seconds=300)
+    assert _interrupt(proc, signal.SIGTERM, err) < 10
+    assert _live_processes_tagged(tag) == []  # the pool's workers and their coqidetops too
+    done = [r["task_id"] for r in read_jsonl(out)]
+    assert 2 <= len(done) < 12 and len(set(done)) == len(done)
+    again = cli(*cmd, "-q", env=env)
+    assert again.returncode == 0, again.stderr
+    final = [r["task_id"] for r in read_jsonl(out)]
+    assert sorted(final) == sorted(f"t{i}" for i in range(12)) and final[:len(done)] == done
+
+
 @pytest.fixture(scope="module")
 def bool_library():
     from proofsmith.extract.coq_project import coqlib
@@ -264,7 +307,7 @@ def test_extract_stops_on_a_signal_leaves_no_coqidetop_and_resumes(tmp_path, boo
         json.loads(f.read_text())  # whole files only
 
     again = subprocess.run([sys.executable, "-m", "proofsmith", *cmd], capture_output=True, text=True, timeout=300,
-                           env=env)
+                           env=env, check=False)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout.strip().splitlines()[-1])
     theorems = [json.loads(x)["full_name"] for x in (out / "raw" / "theorems.jsonl").read_text().splitlines()]
@@ -351,6 +394,7 @@ def test_the_console_script_behaves_the_same(tmp_path):
     script = Path(sys.executable).with_name("proofsmith")
     if not script.exists():
         pytest.skip("no console script beside this Python")
-    proc = subprocess.run([str(script), "check", "--bogus"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(script), "check", "--bogus"], capture_output=True, text=True, timeout=60,
+                          check=False)
     assert one_error_line(proc).startswith("proofsmith: error: check: no such option: --bogus")
-    assert subprocess.run([str(script), "--help"], capture_output=True, timeout=60).returncode == 0
+    assert subprocess.run([str(script), "--help"], capture_output=True, timeout=60, check=False).returncode == 0

@@ -89,7 +89,7 @@ def task_from_record(r: dict[str, Any], where: str = "") -> Task:
     kind = r.get("kind") or ("python" if "prompt" in r else "")
     if not isinstance(kind, str):
         raise ProofsmithError(f"{where}: task {task_id}: kind must be a string, not {_json_type(kind)}")
-    _check_field_types(r, kind, f"{where}: {kind + ' ' if kind else ''}task {task_id}")
+    _check_field_types(r, f"{where}: {kind + ' ' if kind else ''}task {task_id}")
     if kind == "python":
         missing = [k for k in ("prompt", "test", "entry_point") if k not in r]
         if missing:
@@ -116,7 +116,7 @@ _TEXT_FIELDS = ("prompt", "test", "entry_point", "statement", "prelude", "contex
 _TEXT_OR_NULL = ("canonical_solution", "reference")
 
 
-def _check_field_types(r: dict[str, Any], kind: str, what: str) -> None:
+def _check_field_types(r: dict[str, Any], what: str) -> None:
     """A field of the wrong type is one clear line here, not a crash inside a checker."""
     for name in _TEXT_FIELDS:
         if name in r and not isinstance(r[name], str):
@@ -136,7 +136,6 @@ def _check_field_types(r: dict[str, Any], kind: str, what: str) -> None:
             Provenance.from_dict(r["provenance"])
         except (TypeError, ValueError) as exc:
             raise ProofsmithError(f"{what}: provenance does not fit ({exc})") from None
-
 
 
 def load_tasks(path: str | os.PathLike) -> dict[str, Task]:

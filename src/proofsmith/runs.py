@@ -19,10 +19,17 @@ Outputs (sinks):
 - `Directory(path)`: one file per item, written whole and atomically; an item is
   done exactly when its file exists, so order of completion does not matter (extract).
 
-Beside every output lies its manifest, ``OUT.run.json``: the run's settings and a
-digest of every input's content. Resuming with other settings, or over results that
-came from other inputs (a regenerated samples file, a changed problem), is refused
-with one line saying to use another --out; identical inputs and settings continue.
+Beside every output lies its manifest, ``OUT.run.json``: what wrote it (`name`, the
+command), the run's settings and a digest of every input's content. Resuming with other
+settings, over results that came from other inputs (a regenerated samples file, a changed
+problem) or that another command wrote, or over results with no manifest at all, is
+refused with one line saying to use another --out; identical inputs and settings continue.
+
+Stopping early: within `interruptible()` (the CLI) SIGINT and SIGTERM raise `Interrupted`
+in the main thread, never in the middle of writing a line or a manifest (`shielded`). The
+executors then drop what has not started and cancel what runs (threads are daemons and get
+`Cancelled`; a process pool is terminated; Ray tasks are cancelled); `end_children` ends the
+children that live in sessions of their own (coqidetop, sandboxes).
 """
 
 from __future__ import annotations
@@ -233,7 +240,7 @@ def _work(step: Step, jobs: queue.SimpleQueue, results: queue.SimpleQueue, stop:
                 outcome = (job[0], True, step(job[1]))
             except Cancelled:
                 raise
-            except BaseException as exc:  # the main thread raises it
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
                 outcome = (job[0], False, exc)
             finally:
                 busy.discard(me)

@@ -17,7 +17,8 @@ Hub and ``datasets.load_dataset(out_dir[, config])`` read.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,6 @@ ds = load_dataset("PATH_OR_REPO", "{default}")   # configs: {", ".join(counts)}
 def dataset_info(out_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
     """{config: {split: rows}} read from the Parquet footers (no data loaded); a file that is no
     Parquet (cut short, overwritten) is one ProofsmithError naming it."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     data = Path(out_dir) / "data"
@@ -165,14 +165,30 @@ def dataset_info(out_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
     for f in sorted(data.glob("*/*.parquet")):
         split = f.name.split("-", 1)[0]
         info.setdefault(f.parent.name, {}).setdefault(split, 0)
-        try:
-            rows = pq.ParquetFile(f).metadata.num_rows
-        except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ProofsmithError(f"{f}: not a readable Parquet file ({reason}); rebuild it "
-                                  f"(`proofsmith dataset split` or the command that made it)") from None
-        info[f.parent.name][split] += rows
+        with _readable_parquet(f):
+            info[f.parent.name][split] += pq.ParquetFile(f).metadata.num_rows
     return info
+
+
+def parquet_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every row of one Parquet file of a saved dataset, or one ProofsmithError naming a broken file."""
+    import pyarrow.parquet as pq
+
+    with _readable_parquet(Path(path)):
+        return pq.read_table(path).to_pylist()
+
+
+@contextmanager
+def _readable_parquet(path: Path) -> Iterator[None]:
+    """A file that is no Parquet (cut short, overwritten, not one at all) as one line naming it."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ProofsmithError(f"{path}: not a readable Parquet file ({reason[:200]}); rebuild it "
+                              f"(`proofsmith dataset split`, or the command that made it)") from None
 
 
 def publish(out_dir: str | os.PathLike, repo: str, private: bool = False, dry_run: bool = False,

@@ -30,7 +30,8 @@ models on CPU (packed_llama.py) or transformers' own forward for any other.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -188,6 +189,18 @@ def _verify_row(choices: _TargetChoices, prop: Proposal, kids: list[dict[int, in
     return path, emitted, source
 
 
+@dataclass
+class Row:
+    """One finished row of `stream`: `index`, its prompt's position in the call; `tokens` and
+    `logprobs` as in `Decoded`; `seconds`, its share of the wall time (each step's time split
+    evenly among the rows in it, a prefill among the rows it admitted)."""
+
+    index: int
+    tokens: list[int]
+    logprobs: list[float]
+    seconds: float
+
+
 @torch.no_grad()
 def generate(
     model,
@@ -198,7 +211,7 @@ def generate(
     top_p: float = 1.0,
     draft: DraftSource | None = None,
     eos_token_id: int | Sequence[int] | None = None,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
     max_draft_tokens: int = 16,
     max_tree_nodes: int = 32,
     max_step_tokens: int | None = None,
@@ -207,10 +220,53 @@ def generate(
     backend: str = "auto",
     prefix_cache: bool = True,
     stop_fn: Callable[[list[int]], bool] | None = None,
+    max_rows: int | None = None,
 ) -> Decoded:
     """Generate up to `max_new_tokens` after each prompt (a list of token lists, or a
     (B, T) tensor without padding). Greedy when temperature == 0; with a `draft` the
-    output is the same (greedy) or has the same distribution (sampling)."""
+    output is the same (greedy) or has the same distribution (sampling). The arguments
+    are `stream`'s; this collects its rows in prompt order."""
+    stats = DecodeStats()
+    rows = sorted(stream(model, prompts, max_new_tokens, temperature=temperature, top_p=top_p, draft=draft,
+                         eos_token_id=eos_token_id, generator=generator, max_draft_tokens=max_draft_tokens,
+                         max_tree_nodes=max_tree_nodes, max_step_tokens=max_step_tokens, adaptive=adaptive,
+                         pad_token_id=pad_token_id, backend=backend, prefix_cache=prefix_cache, stop_fn=stop_fn,
+                         max_rows=max_rows, stats=stats), key=lambda row: row.index)
+    return Decoded([r.tokens for r in rows], [r.logprobs for r in rows], stats)
+
+
+@torch.no_grad()
+def stream(
+    model,
+    prompts: Sequence[Sequence[int]] | torch.Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    draft: DraftSource | None = None,
+    eos_token_id: int | Sequence[int] | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    max_draft_tokens: int = 16,
+    max_tree_nodes: int = 32,
+    max_step_tokens: int | None = None,
+    adaptive: bool = True,
+    pad_token_id: int = 0,
+    backend: str = "auto",
+    prefix_cache: bool = True,
+    stop_fn: Callable[[list[int]], bool] | None = None,
+    max_rows: int | None = None,
+    stats: DecodeStats | None = None,
+) -> Iterator[Row]:
+    """Each prompt's row as it finishes (continuous batching).
+
+    At most `max_rows` rows (default: all) decode at once; the other prompts wait, in
+    order, and each row that finishes hands its cache slot to the next one
+    (`target.replace_rows`), so the batch stays full until the prompts run out.
+    Identical prompts are prefilled once and their cache copied into each row. With one
+    generator per prompt (`generator` a sequence) a row's tokens do not depend on which
+    rows it shares the batch with, nor (deterministic drafts) on the drafts: each of its
+    tokens is one draw from its own generator.
+    """
     if isinstance(prompts, torch.Tensor):
         prompts = prompts.tolist()
     prompts = [list(map(int, p)) for p in prompts]
@@ -218,24 +274,31 @@ def generate(
         raise ProofsmithError("generate needs at least one non-empty prompt")
     if max_new_tokens < 1:
         raise ProofsmithError("max_new_tokens must be at least 1")
+    if max_rows is not None and max_rows < 1:
+        raise ProofsmithError("max_rows must be at least 1")
+    if generator is not None and not isinstance(generator, torch.Generator) and len(generator) != len(prompts):
+        raise ProofsmithError(f"{len(generator)} generators for {len(prompts)} prompts")
+    generators = generator if generator is not None and not isinstance(generator, torch.Generator) else None
     eos = set([eos_token_id] if isinstance(eos_token_id, int) else (eos_token_id or []))
     warp = Warp(temperature, top_p)
     device = next(model.parameters()).device
     started = time.perf_counter()
-    stats = DecodeStats()
-    batch = len(prompts)
+    stats = stats if stats is not None else DecodeStats()
 
+    waiting = deque(range(len(prompts)))  # prompts not yet given a row, in order
+    rows = [waiting.popleft() for _ in range(min(max_rows or len(prompts), len(prompts)))]  # prompt of each slot
     capacity = max(len(p) for p in prompts) + max_new_tokens + max_tree_nodes + 1
-    target = open_target(model, prompts, capacity, pad_token_id, backend, prefix_cache)
+    target = open_target(model, [prompts[r] for r in rows], capacity, pad_token_id, backend, prefix_cache)
 
-    rows = list(range(batch))  # original row of each active cache row
-    contexts = [list(p) for p in prompts]
-    out_tokens: list[list[int]] = [[] for _ in prompts]
-    out_logprobs: list[list[float]] = [[] for _ in prompts]
+    contexts = {r: list(prompts[r]) for r in rows}
+    out_tokens: dict[int, list[int]] = {r: [] for r in rows}
+    out_logprobs: dict[int, list[float]] = {r: [] for r in rows}
+    seconds = dict.fromkeys(rows, (time.perf_counter() - started) / len(rows))
     max_step_tokens = max_step_tokens or (32 if device.type == "cpu" else 512)  # CPU forwards slow down beyond
     width_penalty, verify_cost = target.step_cost
-    lengths = [AdaptiveLength(max_draft_tokens, width_penalty, verify_cost) for _ in prompts]
+    lengths = {r: AdaptiveLength(max_draft_tokens, width_penalty, verify_cost) for r in rows}
     while rows:
+        step_started = time.perf_counter()
         budgets = [min(lengths[r].budget(len(rows)) if adaptive else max_draft_tokens,
                        max_new_tokens - len(out_tokens[r]) - 1) for r in rows]
         if draft is not None and max(budgets) > 0:
@@ -252,9 +315,11 @@ def generate(
 
         keep = torch.zeros(len(rows), tokens.shape[1], dtype=torch.long)
         counts = torch.zeros(len(rows), dtype=torch.long)
-        still = []
+        ended = []
         for i, r in enumerate(rows):
-            path, emitted, source = _verify_row(_TargetChoices(logits[i], warp, generator), proposals[i], children[i])
+            row_generator = generators[r] if generators is not None else generator
+            path, emitted, source = _verify_row(_TargetChoices(logits[i], warp, row_generator), proposals[i],
+                                                children[i])
             drafted_depth = int(depth[i].max())
             lengths[r].update(drafted_depth, len(path) - 1)
             stats.drafted += len(proposals[i].tokens)
@@ -272,16 +337,36 @@ def generate(
                 draft.observe(r, contexts[r], done)
             keep[i, : len(path)] = torch.tensor(path)
             counts[i] = len(path)
-            if not done:
-                still.append(i)
+            if done:
+                ended.append(i)
         target.keep(tokens.shape[1], keep.to(device), counts.to(device))
-        if len(still) < len(rows):
+        share = (time.perf_counter() - step_started) / len(rows)
+        for r in rows:
+            seconds[r] += share
+        finished = [rows[i] for i in ended]
+
+        # the finished rows' slots go to waiting prompts; slots left over leave the batch
+        refill = ended[: len(waiting)]
+        if refill:
+            admit_started = time.perf_counter()
+            new = [waiting.popleft() for _ in refill]
+            target.replace_rows(torch.tensor(refill, dtype=torch.long, device=device), [prompts[r] for r in new])
+            admitted = (time.perf_counter() - admit_started) / len(new)
+            for i, r in zip(refill, new):
+                rows[i] = r
+                contexts[r], out_tokens[r], out_logprobs[r], seconds[r] = list(prompts[r]), [], [], admitted
+                lengths[r] = AdaptiveLength(max_draft_tokens, width_penalty, verify_cost)
+        if len(ended) > len(refill):
+            leaving = set(ended[len(refill):])
+            still = [i for i in range(len(rows)) if i not in leaving]
             target.select_rows(torch.tensor(still, dtype=torch.long, device=device))
             rows = [rows[i] for i in still]
-
-    stats.emitted = sum(len(t) for t in out_tokens)
+        for r in finished:
+            stats.emitted += len(out_tokens[r])
+            stats.seconds = time.perf_counter() - started
+            contexts.pop(r), lengths.pop(r)
+            yield Row(r, out_tokens.pop(r), out_logprobs.pop(r), seconds.pop(r))
     stats.seconds = time.perf_counter() - started
-    return Decoded(out_tokens, out_logprobs, stats)
 
 
 def _clip(prop: Proposal, budget: int) -> Proposal:

@@ -112,7 +112,8 @@ class PackedLlamaTarget:
 
     Row b holds `lengths[b]` real tokens in slots [0, lengths[b]). `forward` writes the
     step's node j at slot lengths[b] + j; `keep` moves the accepted nodes down and
-    advances the lengths; `select_rows` drops finished rows.
+    advances the lengths; `select_rows` drops finished rows (or repeats rows);
+    `replace_rows` gives finished rows' places to new prompts.
 
     `step_cost` (see decoding.AdaptiveLength): a forward over M > 1 query tokens costs
     about 1 + 0.1 + 0.035 M single-token steps (SmolLM2-135M, fp32, 2 CPU cores:
@@ -123,17 +124,22 @@ class PackedLlamaTarget:
     step_cost = (0.1, 0.035)
 
     def __init__(self, model, prompts: list[list[int]], capacity: int, pad_token_id: int = 0,
-                 prefix_cache: bool = True):
+                 prefix_cache: bool = True, store: PrefixStore | None = None):
+        self.model, self.pad_token_id = model, pad_token_id
         self.w = packed_weights(model)
-        store = self.w.prefix if prefix_cache else PrefixStore()
-        batch = len(prompts)
+        # `store`: the prefix store of the call that admits these rows (replace_rows)
+        self.store = store or (self.w.prefix if prefix_cache else PrefixStore())
+        # identical prompts (n samples of one prompt) are prefilled once, then copied into each row
+        heads = [p[:-1] for p in prompts]
+        distinct = list(dict.fromkeys(map(tuple, heads)))
+        heads = [list(h) for h in distinct]
+        batch = len(heads)
         shape = (batch, self.w.kv_heads, capacity, self.w.head_dim)
         self.keys = [torch.zeros(shape) for _ in self.w.layers]  # masked slots still meet V: no NaN garbage
         self.values = [torch.zeros(shape) for _ in self.w.layers]
         # prefill all but each prompt's last token (the last one is pending): the part every
-        # row shares with the previous call's first prompt comes from the prefix store
-        heads = [p[:-1] for p in prompts]
-        reused, stored = store.lookup(heads)
+        # row shares with the store's prompt (the model's previous one) is copied from it
+        reused, stored = self.store.lookup(heads)
         for t, known in zip((*self.keys, *self.values), stored):
             t[:, :, :reused] = known[:, :, :reused]
         self.lengths = torch.full((batch,), reused, dtype=torch.long)
@@ -146,7 +152,20 @@ class PackedLlamaTarget:
             sees |= torch.eye(width, dtype=torch.bool)
             self.forward(tokens, torch.arange(width).expand(batch, width), sees, real, logits=False)
             self.lengths += real.sum(1)
-        store.remember(heads[0], [t[:1, :, :len(heads[0])].clone() for t in (*self.keys, *self.values)])
+        self.store.remember(heads[-1], [t[-1:, :, :len(heads[-1])].clone() for t in (*self.keys, *self.values)])
+        if batch < len(prompts):
+            index = {h: i for i, h in enumerate(distinct)}
+            self.select_rows(torch.tensor([index[tuple(p[:-1])] for p in prompts]))
+
+    def replace_rows(self, slots: torch.Tensor, prompts: list[list[int]]) -> None:
+        """Rows `slots` start afresh from `prompts` (continuous batching: a finished row's slot
+        goes to a waiting prompt). The prompts are prefilled apart, once each, then copied in."""
+        fresh = PackedLlamaTarget(self.model, prompts, max(map(len, prompts)), self.pad_token_id, store=self.store)
+        used = int(fresh.lengths.max())
+        slots = slots.cpu()
+        for t, new in zip((*self.keys, *self.values), (*fresh.keys, *fresh.values)):
+            t[slots, :, :used] = new[:, :, :used]
+        self.lengths[slots] = fresh.lengths
 
     def forward(self, tokens: torch.Tensor, depth: torch.Tensor, ancestors: torch.Tensor,
                 valid: torch.Tensor, logits: bool = True) -> torch.Tensor | None:

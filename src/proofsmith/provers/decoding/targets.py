@@ -4,7 +4,8 @@ A target holds the rows' KV cache and offers three operations (decoding.py drive
 
     forward(tokens, depth, ancestors, valid) -> logits  one step over each row's draft tree
     keep(width, keep, counts)                            roll the cache back to the accepted nodes
-    select_rows(rows)                                    drop finished rows
+    select_rows(rows)                                    drop finished rows (or repeat rows: beams)
+    replace_rows(slots, prompts)                         finished rows' slots start new prompts
 
 `open_target` picks `PackedLlamaTarget` (packed_llama.py: prepacked CPU weights, a
 static cache) where it applies and `HFTarget` (transformers' own forward and
@@ -48,22 +49,26 @@ class HFTarget:
     their weights past one row) and assumed for a GPU (a = 0.1).
     """
 
-    def __init__(self, model, prompts: list[list[int]], pad_token_id: int = 0, prefix_cache: bool = True):
+    def __init__(self, model, prompts: list[list[int]], pad_token_id: int = 0, prefix_cache: bool = True,
+                 store: PrefixStore | None = None):
         from transformers import DynamicCache
 
-        self.model = model
+        self.model, self.pad_token_id = model, pad_token_id
         device = next(model.parameters()).device
         self.step_cost = (0.5, 0.06) if device.type == "cpu" else (0.1, 0.06)
-        batch = len(prompts)
+        # identical prompts (n samples of one prompt) are prefilled once, then copied into each row
+        distinct = list(dict.fromkeys(tuple(p[:-1]) for p in prompts))
+        heads = [list(h) for h in distinct]
+        batch = len(heads)
         self.hf = DynamicCache()
         self.kwarg = _cache_kwarg(model)  # "cache" in transformers 5, "past_key_values" before
         self.valid = torch.zeros(batch, 0, dtype=torch.bool, device=device)
         self.lengths = torch.zeros(batch, dtype=torch.long, device=device)  # real tokens per row
         # prefill all but each prompt's last token (the last one is pending): the part every
-        # row shares with the previous call's first prompt comes from the prefix store
-        heads = [p[:-1] for p in prompts]
-        store = per_model(_HF_PREFIXES, model, lambda _: PrefixStore()) if prefix_cache else PrefixStore()
-        reused, stored = store.lookup(heads)
+        # row shares with the store's prompt (the model's previous one) is copied from it
+        self.store = store or (per_model(_HF_PREFIXES, model, lambda _: PrefixStore()) if prefix_cache
+                               else PrefixStore())
+        reused, stored = self.store.lookup(heads)
         if reused:
             layers = len(stored) // 2
             for i, (k, v) in enumerate(zip(stored[:layers], stored[layers:])):
@@ -79,8 +84,40 @@ class HFTarget:
             causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
             self._run(padded, depth, causal.expand(batch, -1, -1), real, logits_to_keep=1)
             self.lengths += real.sum(1)
-        columns = self.valid[0].nonzero()[:, 0][: len(heads[0])]  # row 0's real columns, in order
-        store.remember(heads[0], [t[:1, :, columns].clone() for t in (*self._tensors("keys"), *self._tensors("values"))])
+        if self.hf.layers and self.valid.shape[1]:
+            columns = self.valid[-1].nonzero()[:, 0][: len(heads[-1])]  # the last row's real columns, in order
+            self.store.remember(heads[-1], [t[-1:, :, columns].clone()
+                                            for t in (*self._tensors("keys"), *self._tensors("values"))])
+        if batch < len(prompts):
+            index = {h: i for i, h in enumerate(distinct)}
+            self.select_rows(torch.tensor([index[tuple(p[:-1])] for p in prompts], device=device))
+
+    def replace_rows(self, slots: torch.Tensor, prompts: list[list[int]]) -> None:
+        """Rows `slots` start afresh from `prompts` (continuous batching: a finished row's slot
+        goes to a waiting prompt). The prompts are prefilled apart, once each; whichever cache
+        is narrower gets masked columns so that the rows fit side by side."""
+        fresh = HFTarget(self.model, prompts, self.pad_token_id, store=self.store)
+        width = max(self.valid.shape[1], fresh.valid.shape[1])
+        self._widen(width)
+        fresh._widen(width)
+        if fresh.hf.layers and not self.hf.layers:  # every earlier prompt was a single token: no cache yet
+            for i, layer in enumerate(fresh.hf.layers):
+                blank = layer.keys.new_zeros(len(self.lengths), *layer.keys.shape[1:])
+                self.hf.update(blank, blank.clone(), i)
+        for mine, theirs in zip(self.hf.layers, fresh.hf.layers):
+            mine.keys[slots], mine.values[slots] = theirs.keys, theirs.values
+        self.valid[slots], self.lengths[slots] = fresh.valid, fresh.lengths
+
+    def _widen(self, width: int) -> None:
+        """Masked (invalid) columns on the right up to `width`: positions come from `lengths`, not columns."""
+        extra = width - self.valid.shape[1]
+        if extra <= 0:
+            return
+        for layer in self.hf.layers:
+            for name in ("keys", "values"):
+                t = getattr(layer, name)
+                setattr(layer, name, torch.cat([t, t.new_zeros(*t.shape[:2], extra, t.shape[3])], dim=2))
+        self.valid = torch.cat([self.valid, self.valid.new_zeros(self.valid.shape[0], extra)], dim=1)
 
     def _tensors(self, name: str) -> list[torch.Tensor]:
         return [getattr(layer, name) for layer in self.hf.layers]

@@ -34,14 +34,14 @@ def premises_path(dataset: str | Path) -> str | None:
 
 
 def _corpus_split(root: Path, split: str, config: str) -> list[Task]:
-    import pyarrow.parquet as pq
+    from ...datasets.hub import parquet_rows
 
     files = sorted((root / "data" / config).glob(f"{split}-*.parquet"))
     if not files:
         available = sorted(p.name for p in (root / "data").glob("*")) if (root / "data").is_dir() else []
         raise ProofsmithError(f"{root}: no split {config}/{split} (is it an extracted corpus? configs: "
                               f"{', '.join(available) or 'none'})")
-    rows = [r for f in files for r in pq.read_table(f).to_pylist() if not r.get("admitted")]
+    rows = [r for f in files for r in parquet_rows(f) if not r.get("admitted")]
     tasks_file = root / "raw" / "tasks.jsonl"
     known = {}
     if tasks_file.is_file():

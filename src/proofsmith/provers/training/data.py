@@ -118,12 +118,12 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _parquet_rows(root: Path, config: str, split: str) -> list[dict]:
-    import pyarrow.parquet as pq
+    from ...datasets.hub import parquet_rows
 
     files = sorted((root / "data" / config).glob(f"{split}-*.parquet"))
     if not files:
         raise ProofsmithError(f"{root}: no data/{config}/{split}-*.parquet (is it a proofsmith Coq corpus?)")
-    return [row for f in files for row in pq.read_table(f).to_pylist()]
+    return [row for f in files for row in parquet_rows(f)]
 
 
 def tokenize(tokenizer, example: Example) -> tuple[list[int], list[int], list[int]]:
