@@ -239,3 +239,39 @@ def test_missing_engine_is_one_clear_line(monkeypatch):
         docker_client()
     message = str(err.value)
     assert "\n" not in message and "scripts/start-docker.sh" in message
+
+
+def test_a_killed_host_leaves_no_container_running(sandbox, tmp_path):
+    """SIGKILL of the process that runs a job: the job's container goes too (its first
+    process sees the host's end of stdin close and kills everything), not at job end."""
+    import signal
+    import subprocess
+
+    from proofsmith.checkers.sandbox.docker import LABEL, docker_client
+
+    script = tmp_path / "host.py"
+    script.write_text(
+        "from proofsmith.checkers.sandbox.docker import DockerSandbox\n"
+        "from proofsmith.checkers.sandbox import Limits\n"
+        "print('ready', flush=True)\n"
+        "DockerSandbox(pool_size=1).run(['sleep', '120'], limits=Limits(wall_s=200, cpu_s=10))\n")
+    host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert host.stdout.readline().strip() == "ready"
+    owner = f"{LABEL}.owner"
+    client = docker_client()
+
+    def mine() -> list[dict]:
+        return [c for c in client.api.containers(filters={"label": LABEL})
+                if c.get("Labels", {}).get(owner, "").endswith(f":{host.pid}")]
+
+    deadline = time.monotonic() + 60
+    while not any("sleep" in (c.get("Command") or "") or c.get("State") == "running" for c in mine()):
+        assert time.monotonic() < deadline, "the job's container never started"
+        time.sleep(0.5)
+    time.sleep(2)  # the job is running inside it now
+    host.send_signal(signal.SIGKILL)
+    host.wait()
+    deadline = time.monotonic() + 30
+    while mine():
+        assert time.monotonic() < deadline, f"containers outlived their host: {[c['Id'][:12] for c in mine()]}"
+        time.sleep(0.5)

@@ -179,6 +179,8 @@ def register_checker(kind: str, target: str, needs: Sequence[str] = (), install:
 register_checker("python", "proofsmith.checkers.python:PythonChecker")
 register_checker("coq", "proofsmith.checkers.coq:CoqChecker", needs=("coqc",),
                  install="apt-get install coq libcoq-stdlib")
+register_checker("mpi", "proofsmith.checkers.mpi:MpiChecker", needs=("mpicc", "mpirun"),
+                 install="apt-get install openmpi-bin libopenmpi-dev")
 
 
 def get_checker(kind: str, sandbox: Any = None, timeout: float | None = None) -> Checker:

@@ -40,5 +40,31 @@ def extract_coq(
     print(json.dumps(summary, sort_keys=True))
 
 
+@extract_app.command("mpi")
+def extract_mpi(
+    sources: list[str] = typer.Argument(..., help="C/C++ source trees: directories, source archives (.tar.gz, .tar.xz: "
+                                        "a pip sdist) or Debian .dsc files (apt-get source --download-only PKG)."),
+    out: str = typer.Option(..., "--out", help="Output directory (resumes when it exists)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Files in parallel."),
+    ray: str | None = typer.Option(None, "--ray", help="Run the per-file steps on a Ray cluster (ADDR or 'local')."),
+    name: str | None = typer.Option(None, "--name", help="Project name (default: debian/changelog, PKG-INFO or NAME-VERSION directory)."),
+    no_build: bool = typer.Option(False, "--no-build", help="Skip asking mpicc whether each program builds standalone (no tasks then)."),
+    np: int = typer.Option(2, "--np", help="Ranks of the mpi tasks made from the programs."),
+    build_timeout: float = typer.Option(120.0, "--build-timeout", help="Seconds per mpicc run."),
+    max_bytes: int = typer.Option(1 << 20, "--max-bytes", help="Larger files are refused as 'enormous'."),
+) -> None:
+    """MPI programs of C/C++ sources in MPIrigen's shape (code without its MPI calls, (L k, call;) labels) into a HF dataset."""
+    from ._options import output_dir, positive
+
+    positive(jobs=jobs, np=np, build_timeout=build_timeout, max_bytes=max_bytes)
+    output_dir(out)
+    from ..extract.mpi_run import MpiOptions, extract_sources
+
+    options = MpiOptions(build=not no_build, max_bytes=max_bytes, build_timeout_s=build_timeout, np=np)
+    summary = extract_sources(sources, out, jobs=jobs, ray_address=ray, name=name, options=options, progress=True,
+                              command="proofsmith " + " ".join(sys.argv[1:]))
+    print(json.dumps(summary, sort_keys=True))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(extract_app, name="extract")

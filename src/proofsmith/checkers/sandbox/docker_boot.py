@@ -10,7 +10,8 @@ cost of creating and starting it is off the critical path. For exactly one run i
 2. writes the files into the scratch directory, forks the job with the job's
    environment only, its rlimits, the scratch dir as cwd, stdin from a memfd,
    stdout and stderr straight to the container's (no copy, docker frames them);
-3. waits for the job, then SIGKILLs every process left in the container's pid
+3. waits for the job (killing it at once if the host's end of stdin closes: a killed
+   host leaves no container running), then SIGKILLs every process left in the container's pid
    namespace (daemons included) and reaps them, so that nothing writes after it;
 4. writes a trailer to stdout: nonce, 8-byte length, JSON `{status, cpu_s, max_rss_kb,
    oom_kill, files}`. The nonce came over stdin and the job replaced its copy of this
@@ -83,8 +84,25 @@ def run_job(job):
         os._exit(127)
     if stdin != 0:
         os.close(stdin)
+        wait_or_host_gone(pid)
     _, status, usage = os.wait4(pid, 0)
     return status, usage
+
+
+def wait_or_host_gone(pid):
+    """Until the job exits; if the host goes away first (its end of our stdin closes: it
+    was killed), kill the job so that nothing of a dead run lives on."""
+    import select
+
+    pidfd = os.pidfd_open(pid)
+    while True:
+        ready, _, _ = select.select([pidfd, 0], [], [])
+        if pidfd in ready:
+            os.close(pidfd)
+            return
+        if not os.read(0, 1 << 16):  # EOF: the host is gone
+            kill_everything_else()
+            os._exit(137)
 
 
 def kill_everything_else():
@@ -141,8 +159,6 @@ def main():
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     (size,) = struct.unpack(">Q", read_exact(0, 8))
     job = json.loads(read_exact(0, size))
-    if not job["interactive"]:
-        os.close(0)
     stage_files(job["scratch"], job["files"])
     del job["files"]
     status, usage = run_job(job)

@@ -400,21 +400,30 @@ def complete(lm, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, tempe
     tok = lm.tokenizer
     if draft == "default":
         draft = default_draft(len(prompts))
+    eos, stop_fn = stop_rule(tok, stop)
+    with torch.no_grad():
+        out = generate(lm.model, [list(p) for p in prompts], max_new_tokens, temperature=temperature, top_p=top_p,
+                       draft=draft, eos_token_id=eos, generator=generator, pad_token_id=tok.pad_token_id or 0,
+                       stop_fn=stop_fn)
+    return [cut(tok, tokens, logprobs, stop) for tokens, logprobs in zip(out.tokens, out.logprobs)]
+
+
+def stop_rule(tok, stop: Sequence[str]) -> tuple[list[int], Callable[[list[int]], bool] | None]:
+    """The engine's `eos_token_id` and `stop_fn` for text stops: EOS, any token holding a newline
+    when "\n" is a stop, and a check of the row's last tokens for each longer stop string."""
     eos = [tok.eos_token_id] + (_newline_tokens(tok) if "\n" in stop else [])
     longer = [s for s in stop if s != "\n"]
-    width = max((len(s) for s in longer), default=0) + 2  # tokens enough to hold a stop string
+    if not longer:
+        return eos, None
+    width = max(len(s) for s in longer) + 2  # tokens enough to hold a stop string
 
     def stop_fn(tokens: list[int]) -> bool:
         return any(s in tok.decode(tokens[-width:], skip_special_tokens=True) for s in longer)
 
-    with torch.no_grad():
-        out = generate(lm.model, [list(p) for p in prompts], max_new_tokens, temperature=temperature, top_p=top_p,
-                       draft=draft, eos_token_id=eos, generator=generator, pad_token_id=tok.pad_token_id or 0,
-                       stop_fn=stop_fn if longer else None)
-    return [_cut(tok, tokens, logprobs, stop) for tokens, logprobs in zip(out.tokens, out.logprobs)]
+    return eos, stop_fn
 
 
-def _cut(tok, tokens: list[int], logprobs: list[float], stop: Sequence[str]) -> Completion:
+def cut(tok, tokens: list[int], logprobs: list[float], stop: Sequence[str]) -> Completion:
     """The completion up to the first stop: shortest token prefix whose text holds one."""
     if not stop:  # only EOS ends it, and generate stopped right there
         ended = bool(tokens) and tokens[-1] == tok.eos_token_id

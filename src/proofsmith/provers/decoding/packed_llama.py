@@ -124,7 +124,7 @@ class PackedLlamaTarget:
     step_cost = (0.1, 0.035)
 
     def __init__(self, model, prompts: list[list[int]], capacity: int, pad_token_id: int = 0,
-                 prefix_cache: bool = True, store: PrefixStore | None = None):
+                 prefix_cache: bool = True, store: PrefixStore | None = None, remember: int = 0):
         self.model, self.pad_token_id = model, pad_token_id
         self.w = packed_weights(model)
         # `store`: the prefix store of the call that admits these rows (replace_rows)
@@ -152,7 +152,10 @@ class PackedLlamaTarget:
             sees |= torch.eye(width, dtype=torch.bool)
             self.forward(tokens, torch.arange(width).expand(batch, width), sees, real, logits=False)
             self.lengths += real.sum(1)
-        self.store.remember(heads[-1], [t[-1:, :, :len(heads[-1])].clone() for t in (*self.keys, *self.values)])
+        # the store keeps one prompt: the first (the next call likely shares its few-shot prefix) or,
+        # admitting rows (remember=-1), the last, whose further copies are admitted next
+        mine = heads[remember]
+        self.store.remember(mine, [t[remember:][:1, :, :len(mine)].clone() for t in (*self.keys, *self.values)])
         if batch < len(prompts):
             index = {h: i for i, h in enumerate(distinct)}
             self.select_rows(torch.tensor([index[tuple(p[:-1])] for p in prompts]))
@@ -160,7 +163,8 @@ class PackedLlamaTarget:
     def replace_rows(self, slots: torch.Tensor, prompts: list[list[int]]) -> None:
         """Rows `slots` start afresh from `prompts` (continuous batching: a finished row's slot
         goes to a waiting prompt). The prompts are prefilled apart, once each, then copied in."""
-        fresh = PackedLlamaTarget(self.model, prompts, max(map(len, prompts)), self.pad_token_id, store=self.store)
+        fresh = PackedLlamaTarget(self.model, prompts, max(map(len, prompts)), self.pad_token_id, store=self.store,
+                                  remember=-1)
         used = int(fresh.lengths.max())
         slots = slots.cpu()
         for t, new in zip((*self.keys, *self.values), (*fresh.keys, *fresh.values)):

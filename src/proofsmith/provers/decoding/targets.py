@@ -50,7 +50,7 @@ class HFTarget:
     """
 
     def __init__(self, model, prompts: list[list[int]], pad_token_id: int = 0, prefix_cache: bool = True,
-                 store: PrefixStore | None = None):
+                 store: PrefixStore | None = None, remember: int = 0):
         from transformers import DynamicCache
 
         self.model, self.pad_token_id = model, pad_token_id
@@ -84,10 +84,12 @@ class HFTarget:
             causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
             self._run(padded, depth, causal.expand(batch, -1, -1), real, logits_to_keep=1)
             self.lengths += real.sum(1)
-        if self.hf.layers and self.valid.shape[1]:
-            columns = self.valid[-1].nonzero()[:, 0][: len(heads[-1])]  # the last row's real columns, in order
-            self.store.remember(heads[-1], [t[-1:, :, columns].clone()
-                                            for t in (*self._tensors("keys"), *self._tensors("values"))])
+        # the store keeps one prompt: the first (the next call likely shares its few-shot prefix) or,
+        # admitting rows (remember=-1), the last, whose further copies are admitted next
+        mine = heads[remember]
+        columns = self.valid[remember].nonzero()[:, 0][: len(mine)]  # its real columns, in order
+        self.store.remember(mine, [t[remember:][:1, :, columns].clone()
+                                   for t in (*self._tensors("keys"), *self._tensors("values"))])
         if batch < len(prompts):
             index = {h: i for i, h in enumerate(distinct)}
             self.select_rows(torch.tensor([index[tuple(p[:-1])] for p in prompts], device=device))
@@ -96,7 +98,7 @@ class HFTarget:
         """Rows `slots` start afresh from `prompts` (continuous batching: a finished row's slot
         goes to a waiting prompt). The prompts are prefilled apart, once each; whichever cache
         is narrower gets masked columns so that the rows fit side by side."""
-        fresh = HFTarget(self.model, prompts, self.pad_token_id, store=self.store)
+        fresh = HFTarget(self.model, prompts, self.pad_token_id, store=self.store, remember=-1)
         width = max(self.valid.shape[1], fresh.valid.shape[1])
         self._widen(width)
         fresh._widen(width)
