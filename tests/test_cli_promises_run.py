@@ -344,7 +344,8 @@ def _placeholders(command, leave_out=None) -> list[str]:
     for p in command.params:
         if p is leave_out or not p.required:
             continue
-        args += ["placeholder"] if p.param_type_name == "argument" else [p.opts[0], "placeholder"]
+        value = "1" if _numeric(p) else "placeholder"
+        args += [value] if p.param_type_name == "argument" else [p.opts[0], value]
     return args
 
 

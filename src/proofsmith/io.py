@@ -105,6 +105,19 @@ def task_from_record(r: dict[str, Any], where: str = "") -> Task:
         return Task(id=task_id, kind="coq", statement=r["statement"], context=r.get("prelude", r.get("context", "")),
                     reference=r.get("reference"), provenance=Provenance.from_dict(r.get("provenance")),
                     meta={**r.get("meta", {}), **extra})
+    if kind == "mpi":  # docs/mpi.md: lang, np, inputs, compile_flags, compare at the top level or in meta
+        if "statement" not in r:
+            raise ProofsmithError(f"{where}: mpi task {task_id} lacks statement")
+        extra = {k: v for k, v in r.items() if k not in ("task_id", "kind", "statement", "context", "reference",
+                                                           "provenance", "meta")}
+        meta = {**r.get("meta", {}), **extra}
+        for name, types, said in (("lang", (str,), "a string"), ("np", (int,), "a number of ranks"),
+                                  ("inputs", (list,), "a list"), ("compile_flags", (list, str), "a list")):
+            if name in meta and (not isinstance(meta[name], types) or isinstance(meta[name], bool)):
+                raise ProofsmithError(f"{where}: mpi task {task_id}: {name} must be {said}, "
+                                      f"not {_json_type(meta[name])}")
+        return Task(id=task_id, kind="mpi", statement=r["statement"], context=r.get("context", ""),
+                    reference=r.get("reference"), provenance=Provenance.from_dict(r.get("provenance")), meta=meta)
     if not kind:
         raise ProofsmithError(f"{where}: task {task_id} has no kind and is not a HumanEval problem")
     return Task(id=task_id, kind=kind, statement=r.get("statement", ""), context=r.get("context", ""),

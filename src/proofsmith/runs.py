@@ -172,6 +172,10 @@ def _cancel_thread(thread: threading.Thread) -> None:
 
 # ----------------------------------------------------------------------------- executors
 
+# The main thread waits in slices: a signal that lands just before a blocking wait begins is
+# only seen by Python when the wait returns.
+_POLL_S = 0.25
+
 
 class Serial:
     """In this process, one item after another."""
@@ -211,7 +215,10 @@ class Threads:
                 if in_flight >= 2 * len(workers):
                     break
             while in_flight:
-                position, ok, value = results.get()
+                try:
+                    position, ok, value = results.get(timeout=_POLL_S)
+                except queue.Empty:
+                    continue
                 in_flight -= 1
                 if not ok:
                     raise value
@@ -252,7 +259,9 @@ def _work(step: Step, jobs: queue.SimpleQueue, results: queue.SimpleQueue, stop:
 class Processes:
     """Worker processes ('spawn': no forked torch or thread state); the step is sent once per worker.
 
-    When the run stops early the pool is terminated; a worker ends its own children first.
+    When the run stops early the pool is terminated: SIGTERM's default action ends a worker
+    at once (a Python handler could be missed by a worker blocked in a lock), and its children
+    die with it (`children`: the parent-death signal).
     """
 
     def __init__(self, n: int = 2, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
@@ -266,7 +275,15 @@ class Processes:
         context = multiprocessing.get_context("spawn")
         with context.Pool(min(self.n, len(items)), initializer=_install_step,
                           initargs=(step, self.initializer, self.initargs, os.getpid())) as pool:
-            yield from pool.imap_unordered(_run_installed, enumerate(items))
+            results = pool.imap_unordered(_run_installed, enumerate(items))
+            for _ in items:
+                while True:
+                    try:
+                        result = results.next(timeout=_POLL_S)
+                    except multiprocessing.TimeoutError:
+                        continue
+                    break
+                yield result
 
 
 _STEP: Step | None = None  # a worker process's step, installed once by its initializer
@@ -279,14 +296,9 @@ def _install_step(step: Step, initializer: Callable[..., None] | None, initargs:
     die_with_parent(parent)  # a killed run takes its workers (and so their children) with it
     _STEP = step
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    signal.signal(signal.SIGTERM, _end_worker)  # the pool's terminate()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's terminate()
     if initializer:
         initializer(*initargs)
-
-
-def _end_worker(signum: int, frame: Any) -> None:
-    end_children(wait=1.0)
-    os._exit(128 + signum)
 
 
 def _run_installed(job: tuple[int, Any]) -> tuple[int, dict]:
@@ -319,7 +331,7 @@ class Ray:
         pending = {remote.remote(step_ref, item): i for i, item in enumerate(items)}
         try:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)  # a signal is seen between waits
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=_POLL_S)  # signals are seen between
                 for ref in done:
                     yield pending.pop(ref), ray.get(ref)
         finally:

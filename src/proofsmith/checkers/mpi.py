@@ -41,18 +41,25 @@ from .sandbox import Limits, RunResult, Sandbox, get_sandbox
 # The whole run as one shell script (sh run.sh NP CAP ARG...). Each rank's own shell keeps
 # its stdout in a file (CAP bytes, one more to see an overflow) and its exit status (128 + n
 # for signal n) beside it, and exits with that status so that mpirun sees every failure and
-# stops the other ranks. Then the report on stdout: mpirun's status, the processes still
+# stops the other ranks; when mpirun kills that shell, the program dies with it (pdeathsig),
+# instead of spinning on as an orphan that keeps mpirun waiting. Then the report on stdout: mpirun's status, the processes still
 # alive in the sandbox, and per rank its exit status and its stdout in base64 (exact bytes).
 RUN_SCRIPT = r"""np=$1
 keep=$(($2 + 1))
 shift 2
 ranks=/tmp/proofsmith-ranks
 mkdir -p "$TMPDIR" "$ranks"
+pipes= r=0
+while [ "$r" -lt "$np" ]; do pipes="$pipes $ranks/$r.pipe"; r=$((r + 1)); done
+mkfifo $pipes
 mpirun -np "$np" --oversubscribe /bin/sh -c '
-r=$OMPI_COMM_WORLD_RANK
-{ ./prog "$@"; echo $? > '"$ranks"'/$r.exit; } | head -c '"$keep"' > '"$ranks"'/$r.out
-read status < '"$ranks"'/$r.exit 2>/dev/null
-exit "${status:-1}"' rank "$@" >&2
+at='"$ranks"'/$OMPI_COMM_WORLD_RANK
+head -c '"$keep"' < "$at.pipe" > "$at.out" 2>/dev/null &
+setpriv --pdeathsig KILL ./prog "$@" > "$at.pipe"
+status=$?
+echo "$status" > "$at.exit"
+wait
+exit "$status"' rank "$@" >&2
 status=$?
 leftover=
 for p in /proc/[0-9]*; do
@@ -64,7 +71,7 @@ echo "proofsmith-leftover$leftover"
 r=0
 while [ "$r" -lt "$np" ]; do
   code=-
-  read code < "$ranks/$r.exit" 2>/dev/null
+  read code 2>/dev/null < "$ranks/$r.exit"
   echo "proofsmith-rank $r ${code:--}"
   [ -f "$ranks/$r.out" ] && base64 -w0 "$ranks/$r.out"
   echo
@@ -89,13 +96,15 @@ MPI_ENV = {
 }
 COMPILERS = {"c": ("mpicc", "main.c", "MPI C"), "cpp": ("mpicxx", "main.cpp", "MPI C++")}
 COMPILE_FLAGS = ("-O2", "-pipe")
+LINK_FLAGS = ("-lm",)  # after the source and the task's own flags, as `extract mpi` builds programs
 DEFAULT_NP = 2
+LIMITS = Limits(wall_s=30.0, cpu_s=60.0, memory_mb=2048, processes=128, output_bytes=1 << 20)
 MAX_NP = 16
 COMPARES = ("ranks", "sorted")
 _ABORT_RE = re.compile(r"MPI_ABORT was invoked on rank (\d+) in communicator \S+\s+with errorcode (-?\d+)")
 # mpirun names the first rank that failed; the others may only have been stopped by it
 _FIRST_FAILED_RE = re.compile(r"Process name:\s*\[\[\d+,\d+\],(\d+)\]\s*Exit code:\s*(\d+)")
-_COMPILE_ERROR_RE = re.compile(r"^main\.(?:c|cpp):(\d+):(?:(\d+):)? (?:fatal )?error: (.*)$", re.M)
+_COMPILE_ERROR_RE = re.compile(r"^main\.(?:c|cpp):(\d+):(?:(\d+):)? (?:fatal )?error: (.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -202,7 +211,7 @@ class MpiRun:
         failed = [(int(first.group(1)), int(first.group(2)))] if first else []
         failed += [(rank, code) for rank, code in enumerate(self.exits) if code]
         for rank, code in failed:
-            return f"rank {rank} died of {_signal_name(code - 128)}" if code > 128 else \
+            return f"rank {rank} died of {_signal_name(code - 128)}" if 128 < code < 128 + 65 else \
                 f"rank {rank} exited with status {code}"
         if self.status:
             said = _first_line(self.result.stderr)
@@ -222,7 +231,7 @@ class MpiChecker:
     """
 
     sandbox: Sandbox | None = None
-    limits: Limits = Limits(wall_s=30.0, cpu_s=60.0, memory_mb=2048, processes=128, output_bytes=1 << 20)
+    limits: Limits = LIMITS
     cache_directory: str | None = None
     _compilers: dict = field(default_factory=dict)
     _references: dict = field(default_factory=dict)
@@ -257,7 +266,7 @@ class MpiChecker:
         if why:
             return Verdict("failed", why)
         try:
-            binary = self.compiler(setup.lang).binary(candidate.text, setup.compile_flags)
+            binary = self.compiler(setup.lang).binary(candidate.text, setup.compile_flags + LINK_FLAGS)
         except CompileError as exc:
             message, line = first_compile_error(exc.log)
             return Verdict("failed", f"does not compile: {message}", details={"error_line": line,
@@ -334,7 +343,7 @@ class MpiChecker:
         if not task.reference or not task.reference.strip():
             return broken("program is missing")
         try:
-            binary = self.compiler(setup.lang).binary(task.reference, setup.compile_flags)
+            binary = self.compiler(setup.lang).binary(task.reference, setup.compile_flags + LINK_FLAGS)
         except CompileError as exc:
             message, line = first_compile_error(exc.log)
             return broken(f"does not compile: {message}", error_line=line)

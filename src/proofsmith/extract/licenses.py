@@ -62,6 +62,9 @@ def license_from_debian_copyright(text: str) -> str:
 
 def license_from_text(text: str) -> str:
     head = " ".join(text[:4000].split())
+    bsd = text.find("Redistribution and use in source and binary forms")
+    if bsd > 3000:  # a long list of copyright holders comes first (Open MPI): read the licence itself too
+        head += " " + " ".join(text[bsd:bsd + 4000].split())
     for pattern, spdx in _LICENSE_TEXTS:
         if re.search(pattern, head, re.IGNORECASE | re.DOTALL):
             return spdx

@@ -2,7 +2,8 @@
 
 `strip_mpi_calls(text, lang)` parses the file with tree-sitter's C or C++ grammar and
 takes out every call of an MPI function (a `call_expression` whose callee is a name of
-the MPI standard's form, `MPI_Xxx_yyy`, `PMPI_...`, `MPIX_...`): a call in a comment,
+the MPI standard's form, `MPI_Xxx_yyy`, `PMPI_...`, `MPIX_...`, or the C++ bindings'
+`MPI::Init`, `MPI::COMM_WORLD.Send`; MPIrigen's scores see only the C names): a call in a comment,
 a string or a `#define` body is no call node, so it does not count. What is left is
 MPIrigen's ``code``; each removed call is one ``(L k, call;)`` entry of its
 ``mpi_labels`` (HPCorpusMPI, Scientific-Computing-Lab/MPI-rigen), numbered as its data
@@ -116,8 +117,23 @@ def _walk(node):
 
 
 def _callee(call) -> str:
+    """The MPI function a call calls, "" for any other: a C name, or the C++ bindings' MPI::Init,
+    MPI::COMM_WORLD.Send (deprecated in MPI-2.2, still in Open MPI 4.1)."""
     fn = call.child_by_field_name("function")
-    return fn.text.decode("utf-8", "replace") if fn is not None and fn.type == "identifier" else ""
+    if fn is None:
+        return ""
+    text = fn.text.decode("utf-8", "replace")
+    if fn.type == "identifier":
+        return text if MPI_FUNCTION.match(text) else ""
+    if fn.type in ("qualified_identifier", "field_expression") and text.startswith("MPI::"):
+        return "".join(text.split())
+    return ""
+
+
+def _names_a_call(node, source: bytes) -> bool:
+    """An MPI function's name followed by '(' (MPI_Aint, MPI_Comm... are type names, not calls)."""
+    return (node.type == "identifier" and MPI_FUNCTION.match(node.text.decode("utf-8", "replace")) is not None
+            and source[node.end_byte:node.end_byte + 64].lstrip().startswith(b"("))
 
 
 def _function_name(definition) -> str:
@@ -164,19 +180,19 @@ def strip_mpi_calls(text: str, lang: str) -> Stripped:
             functions.append(_function_name(node))
         elif node.is_error or node.is_missing:
             errors += 1
-        elif node.type == "call_expression" and MPI_FUNCTION.match(_callee(node)):
+        elif node.type == "call_expression" and _callee(node):
             found.append(node)
-    if root.has_error and not functions and not found:
-        raise ParseError("no C/C++ the parser can read", (root.children[0].start_point[0] + 1) if root.children else 0)
+    for node in _walk(root) if root.has_error else ():  # an MPI call the parser could not make out
+        if node.is_error and (hidden := next((i for i in _walk(node) if _names_a_call(i, source)), None)):
+            raise ParseError(f"{hidden.text.decode('utf-8', 'replace')} at line {hidden.start_point[0] + 1} lies in "
+                             f"code the parser cannot read", node.start_point[0] + 1)
     found.sort(key=lambda c: c.start_byte)
     outermost = [c for c in found if not any(o.start_byte <= c.start_byte and c.end_byte <= o.end_byte and o != c
                                              for o in found)]
     for call in outermost:
-        broken = _inside(call, {"ERROR"})
-        if broken is not None or call.has_error:
-            where = broken or call
-            raise ParseError(f"{_callee(call)} at line {call.start_point[0] + 1} lies in code the parser cannot read",
-                             where.start_point[0] + 1)
+        if call.has_error:
+            raise ParseError(f"{_callee(call)} at line {call.start_point[0] + 1} is a call the parser cannot read",
+                             call.start_point[0] + 1)
     removals = [_removal(source, call, comments) for call in outermost]
     code, points = _apply(source, removals)
     calls = _number(code, removals, points)

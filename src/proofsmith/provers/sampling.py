@@ -101,27 +101,19 @@ class SampleStep:
 
     def _stream_group(self, lm, tasks: list[Task], prompts: list[Prompt], stop: tuple[str, ...],
                       positions: list[int]) -> Iterator[tuple[int, dict]]:
-        import torch
-
-        from .decoding.drafts import Combined, NgramPool, PromptLookup
-        from .decoding.engine import cut, stop_rule, stream
+        from .decoding.engine import cut, stop_rule
 
         tok = lm.tokenizer
         ids = [tok(p.text)["input_ids"] for p in prompts]
         for task, row in zip(tasks, ids):
             if not row:
                 raise ProofsmithError(f"task {task.id}: its prompt is empty")
-        rows = [(t, j) for t in range(len(tasks)) for j in range(self.n)]  # task t's rows are consecutive
-        generators = [torch.Generator(device=lm.device).manual_seed(row_seed(self.seed, tasks[t].id, j))
-                      for t, j in rows]
         eos, stop_fn = stop_rule(tok, stop)
-        draft = Combined(PromptLookup(branches=4), NgramPool()) if self.draft else None
-        pending = [dict() for _ in tasks]  # sample index -> line, per task
-        for row in stream(lm.model, [ids[t] for t, _ in rows], self.max_new_tokens, temperature=self.temperature,
-                          top_p=self.top_p, draft=draft, eos_token_id=eos, generator=generators,
-                          pad_token_id=tok.pad_token_id or 0, stop_fn=stop_fn,
-                          max_rows=self.batch or max(self.n, 16)):
-            t, j = rows[row.index]
+        pending: list[dict[int, dict]] = [{} for _ in tasks]  # sample index -> line, per task
+        for t, j, row in sample_rows(lm.model, ids, [task.id for task in tasks], self.n, seed=self.seed,
+                                     temperature=self.temperature, top_p=self.top_p,
+                                     max_new_tokens=self.max_new_tokens, eos_token_id=eos, stop_fn=stop_fn,
+                                     pad_token_id=tok.pad_token_id or 0, batch=self.batch, draft=self.draft):
             completion = cut(tok, row.tokens, row.logprobs, stop)
             pending[t][j] = self.line(tasks[t].id, j, completion.text, completion.tokens, completion.logprob,
                                       completion.finished, row.seconds, lm.name)
@@ -142,6 +134,34 @@ class SampleStep:
         return {"model": self.model, "adapter": self.adapter, "n": self.n, "temperature": self.temperature,
                 "top_p": self.top_p, "max_new_tokens": self.max_new_tokens, "seed": self.seed,
                 "backend": self.backend}
+
+
+def sample_rows(model, prompts: Sequence[Sequence[int]], keys: Sequence[str], n: int, *, seed: int = 0,
+                temperature: float = 0.8, top_p: float = 0.95, max_new_tokens: int = 512, eos_token_id=None,
+                stop_fn=None, pad_token_id: int = 0, batch: int | None = None, draft: bool = True,
+                backend: str = "auto", prefix_cache: bool = True):
+    """(task t, sample j, engine Row) for n samples of each token prompt, as each finishes: the
+    token level of `sample` (a tiny model without a tokenizer runs it too).
+
+    Task t's n rows share its prompt (prefilled once); at most `batch` rows (default
+    max(n, 16)) decode at once and a finished row's slot goes to the next waiting row. Row
+    (t, j) draws from a generator seeded by row_seed(seed, keys[t], j). Drafts: the copying
+    sources, at lengths the engine's cost model picks per row (none where they would not pay).
+    """
+    import torch
+
+    from .decoding.drafts import Combined, NgramPool, PromptLookup
+    from .decoding.engine import stream
+
+    device = next(model.parameters()).device
+    rows = [(t, j) for t in range(len(prompts)) for j in range(n)]  # task t's rows are consecutive
+    generators = [torch.Generator(device=device).manual_seed(row_seed(seed, keys[t], j)) for t, j in rows]
+    for row in stream(model, [prompts[t] for t, _ in rows], max_new_tokens, temperature=temperature, top_p=top_p,
+                      draft=Combined(PromptLookup(branches=4), NgramPool()) if draft else None,
+                      eos_token_id=eos_token_id, generator=generators, pad_token_id=pad_token_id, stop_fn=stop_fn,
+                      max_rows=batch or max(n, 16), backend=backend, prefix_cache=prefix_cache):
+        t, j = rows[row.index]
+        yield t, j, row
 
 
 class Batched:

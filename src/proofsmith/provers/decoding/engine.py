@@ -136,8 +136,9 @@ def _tree_tensors(proposals: list[Proposal], pending: list[int], pad: int, devic
 
 class _TargetChoices:
     """The target's next token after each tree node of one row, drawn when first asked:
-    argmax p (greedy) or one independent sample from the warped p (sampling). Only the
-    nodes the walk visits pay for a softmax (and top-p's sort)."""
+    argmax p (greedy) or one independent sample from the warped p (sampling: one uniform
+    draw from the row's generator per token). Only the nodes the walk visits pay for a
+    softmax and top-p's nucleus; the Leviathan rule also reads the dense p (`probs`)."""
 
     def __init__(self, logits: torch.Tensor, warp: Warp, generator):
         self.logits, self.warp, self.generator = logits, warp, generator
@@ -152,7 +153,7 @@ class _TargetChoices:
     def __getitem__(self, node: int) -> int:
         if self.argmax is not None:
             return self.argmax[node]
-        return int(torch.multinomial(self.probs(node), 1, generator=self.generator))
+        return self.warp.sample(self.logits[node], self.generator)
 
 
 def _verify_row(choices: _TargetChoices, prop: Proposal, kids: list[dict[int, int]]

@@ -71,6 +71,34 @@ class Warp:
             probs = probs / probs.sum(-1, keepdim=True)
         return _safe(probs)
 
+    def nucleus(self, logits: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The tokens one row (logits of shape (V,)) may draw and their probabilities: the top-p
+        nucleus in descending order, or every token (ids None) when top_p is 1. The same
+        distribution as `probs`, found without sorting the vocabulary (6 ms for 49k tokens on
+        the project's CPU, against 0.1-0.3 ms for `topk`) whenever the nucleus lies in the
+        top few hundred or thousand tokens, as it almost always does."""
+        probs = _safe(torch.softmax(torch.nan_to_num(logits.float(), nan=-math.inf) / max(self.temperature, 1e-6),
+                                    dim=-1))
+        if self.top_p >= 1.0:
+            return None, probs
+        vocab = probs.shape[-1]
+        for k in (256, 4096, vocab):
+            top, ids = probs.topk(min(k, vocab))  # descending; past k the mass already reached top_p
+            if k >= vocab or float(top.sum()) >= self.top_p:
+                break
+        keep = (top.cumsum(-1) - top) < self.top_p  # the smallest prefix whose mass reaches top_p
+        top = top[keep]
+        return ids[keep], top / top.sum()
+
+    def sample(self, logits: torch.Tensor, generator: torch.Generator | None = None) -> int:
+        """One token from the warped distribution of one row: the inverse of the nucleus's CDF at
+        one uniform draw (one random number per token, whatever the vocabulary)."""
+        ids, probs = self.nucleus(logits)
+        cdf = probs.cumsum(-1)
+        u = torch.rand((), generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[-1]
+        i = int(torch.searchsorted(cdf, u[None], right=True).clamp(max=cdf.shape[-1] - 1))
+        return int(ids[i]) if ids is not None else i
+
 
 def _safe(probs: torch.Tensor) -> torch.Tensor:
     """Rows that are NaN or all zero (0/0) become uniform rather than poisoning sampling."""
