@@ -82,6 +82,7 @@ DEADLOCK = REFERENCE.replace("  if (rank == 0 && scanf", """  int x = 0;
 SEGFAULT = REFERENCE.replace("  MPI_Reduce(", "  if (rank == 1) *(volatile int *)0 = 1;\n  MPI_Reduce(")
 ABORT = REFERENCE.replace("  MPI_Reduce(", "  if (rank == 1) MPI_Abort(MPI_COMM_WORLD, 7);\n  MPI_Reduce(")
 EXIT_3 = REFERENCE.replace("  MPI_Finalize();\n  return 0;", "  MPI_Finalize();\n  return rank == 1 ? 3 : 0;")
+NO_FINALIZE = REFERENCE.replace("  MPI_Finalize();", "  if (rank) MPI_Finalize();")
 # Rank 1 leaves a daemon behind: it double-forks, detaches, closes its pipes and sleeps; the
 # program itself then finishes and prints exactly what the reference does.
 DAEMON = REFERENCE.replace("#include <stdio.h>", "#include <stdio.h>\n#include <unistd.h>\n#include <sys/prctl.h>") \
@@ -184,7 +185,8 @@ def test_a_deadlock_is_a_timeout(impatient):
     (SEGFAULT, "rank 1 died of signal 11 (SIGSEGV)"),
     (ABORT, "rank 1 "),  # "called MPI_Abort (error code 7)", or when mpirun fails to say so, "exited with status 7"
     (EXIT_3, "rank 1 exited with status 3"),
-], ids=["segfault", "abort", "exit-status"])
+    (NO_FINALIZE, "rank 0 exited without calling MPI_Finalize"),
+], ids=["segfault", "abort", "exit-status", "no-finalize"])
 def test_a_rank_that_crashes_is_crashed(checker, program, said):
     verdict = check(checker, program)
     assert verdict.status == "crashed", verdict

@@ -252,7 +252,7 @@ def run(quick: bool = False) -> dict:
             ("plain mpicc + mpirun per candidate, no sandbox, our transport settings", med["plain_tuned"])]
     for label, seconds in rows:
         print(f"  {label:<72} {seconds:6.2f} s  {n / seconds:5.2f} candidates/s")
-    runs = sum(len(t["inputs"]) for t in tasks for _ in t["candidates"])
+    runs = sum(len(t["inputs"]) * len(t["candidates"]) for t in TASKS)
     ours_run = sum(r["seconds"] for r in ours) / runs  # the verdict's seconds: its mpiruns in the sandbox
     plain_run = statistics.mean(baseline.run_s)
     print(f"  where the time goes (last repeat, summed over workers): plain {len(baseline.compile_s)} compiles "

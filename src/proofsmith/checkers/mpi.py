@@ -104,6 +104,7 @@ COMPARES = ("ranks", "sorted")
 _ABORT_RE = re.compile(r"MPI_ABORT was invoked on rank (\d+) in communicator \S+\s+with errorcode (-?\d+)")
 # mpirun names the first rank that failed; the others may only have been stopped by it
 _FIRST_FAILED_RE = re.compile(r"Process name:\s*\[\[\d+,\d+\],(\d+)\]\s*Exit code:\s*(\d+)")
+_IMPROPER_RE = re.compile(r"process rank (\d+) with PID \d+ on\s+node \S+ exiting improperly")
 _COMPILE_ERROR_RE = re.compile(r"^main\.(?:c|cpp):(\d+):(?:(\d+):)? (?:fatal )?error: (.*)$", re.MULTILINE)
 
 
@@ -213,6 +214,9 @@ class MpiRun:
         for rank, code in failed:
             return f"rank {rank} died of {_signal_name(code - 128)}" if 128 < code < 128 + 65 else \
                 f"rank {rank} exited with status {code}"
+        improper = _IMPROPER_RE.search(self.result.stderr)
+        if improper:
+            return f"rank {improper.group(1)} exited without calling MPI_Finalize (or without MPI_Init while the others called it)"
         if self.status:
             said = _first_line(self.result.stderr)
             return f"mpirun exited with status {self.status}" + (f": {said}" if said else "")
@@ -412,7 +416,8 @@ def _signal_name(number: int) -> str:
 
 
 def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:300]
+    """The first line that says something (Open MPI frames its messages in lines of dashes)."""
+    return next((line.strip() for line in text.splitlines() if line.strip(" -")), "")[:300]
 
 
 def _summed(total: dict, more: dict) -> dict:

@@ -82,9 +82,10 @@ class AdaptiveLength:
     With k drafts a row yields 1 + sum_{i<=k} alpha^i tokens per step on average. A
     forward pass over M query tokens costs about c(M) = 1 for M = 1 and
     1 + width_penalty + verify_cost * M beyond, constants the target measured for itself
-    (targets.py: `step_cost`). With B rows the budget is the k that maximises
-    yield / (c(B (1 + k)) / c(B)), or 0 (a plain step) when no k beats 1; every
-    `probe_every` plain steps a short probe refreshes alpha.
+    (targets.py: `step_cost`). A batch drafts one depth for all its rows
+    (`batch_budget`: its forward is as wide as its widest row): the k that maximises the
+    rows' expected tokens per cost, or 0 (a plain step) when no k beats plain decoding;
+    every `probe_every` plain steps a short probe refreshes the rates.
     """
 
     def __init__(self, max_tokens: int, width_penalty: float = 0.5, verify_cost: float = 0.06,
@@ -96,16 +97,25 @@ class AdaptiveLength:
         return 1.0 if tokens <= 1 else 1.0 + self.width_penalty + self.verify_cost * tokens
 
     def budget(self, batch: int = 1) -> int:
-        best_k, best_ratio, gain = 0, 1.0, 0.0
-        for k in range(1, self.max_tokens + 1):
-            gain += self.rate**k
-            ratio = (1 + gain) / (self.cost(batch * (1 + k)) / self.cost(batch))
+        return self.batch_budget([self.rate] * batch)
+
+    def batch_budget(self, rates: Sequence[float], max_depth: int | None = None) -> int:
+        """One draft depth for a whole batch, whose forward is B x (1 + k) tokens wide whichever
+        rows draft: the k (at most `max_depth`) that maximises the expected tokens of all rows,
+        sum_r (1 + sum_{i<=k} rate_r^i), per cost c(B (1 + k)) / c(B); 0 when none beats a plain
+        step, with a probe of every row every `probe_every` plain steps."""
+        batch, most = len(rates), min(self.max_tokens, max_depth or self.max_tokens)
+        best_k, best_ratio = 0, float(batch)
+        gains = [0.0] * batch
+        for k in range(1, most + 1):
+            gains = [g + rate**k for g, rate in zip(gains, rates)]
+            ratio = (batch + sum(gains)) / (self.cost(batch * (1 + k)) / self.cost(batch))
             if ratio > best_ratio:
                 best_k, best_ratio = k, ratio
         if best_k == 0:
             self.idle += 1
             if self.idle >= self.probe_every:
-                self.idle, best_k = 0, min(2, self.max_tokens)
+                self.idle, best_k = 0, min(2, most)
         return best_k
 
     def update(self, drafted_depth: int, accepted: int) -> None:
@@ -298,14 +308,15 @@ def stream(
     max_step_tokens = max_step_tokens or (32 if device.type == "cpu" else 512)  # CPU forwards slow down beyond
     width_penalty, verify_cost = target.step_cost
     lengths = {r: AdaptiveLength(max_draft_tokens, width_penalty, verify_cost) for r in rows}
+    schedule = AdaptiveLength(max_draft_tokens, width_penalty, verify_cost)  # the batch's probes
     while rows:
         step_started = time.perf_counter()
-        budgets = [min(lengths[r].budget(len(rows)) if adaptive else max_draft_tokens,
-                       max_new_tokens - len(out_tokens[r]) - 1) for r in rows]
+        # the whole step verifies at most max_step_tokens (a batch shares them)
+        per_row = min(max_tree_nodes, max(max_step_tokens // len(rows) - 1, 1))
+        depth_now = schedule.batch_budget([lengths[r].rate for r in rows], per_row) if adaptive else max_draft_tokens
+        budgets = [min(depth_now, max_new_tokens - len(out_tokens[r]) - 1) for r in rows]
         if draft is not None and max(budgets) > 0:
             proposals = draft.propose(list(rows), [contexts[r] for r in rows], budgets, warp)
-            # the whole step verifies at most max_step_tokens (a batch shares them)
-            per_row = min(max_tree_nodes, max(max_step_tokens // len(rows) - 1, 1))
             proposals = [_clip(p, per_row) for p in proposals]
         else:
             proposals = [Proposal() for _ in rows]
