@@ -301,7 +301,10 @@ def test_registered_with_what_it_needs():
 
 def test_check_and_eval_on_an_mpi_tasks_file_end_to_end(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(json.dumps({"task_id": "mpi/sum", "kind": "mpi", "statement": STATEMENT,
+    from proofsmith.extract.mpi import strip_mpi_calls
+
+    truth = strip_mpi_calls(REFERENCE, "c").mpi_labels
+    tasks.write_text(json.dumps({"task_id": "mpi/sum", "kind": "mpi", "statement": STATEMENT, "mpi_labels": truth,
                                  "reference": REFERENCE, "lang": "c", "np": 2, "inputs": ["4\n"]}) + "\n")
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "mpi/sum", "completion": c, "sample": i}) + "\n"
@@ -318,3 +321,11 @@ def test_check_and_eval_on_an_mpi_tasks_file_end_to_end(tmp_path):
                           env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["pass@1"] == pytest.approx(0.5)
+    # MPIrigen's text scores of the same programs, beside their execution pass@1
+    done = subprocess.run(cli + ["eval-mpirigen", str(results), "--tasks", str(tasks), "--json"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["execution"]["pass@1"] == pytest.approx(0.5)
+    text = figures["var0"]["overall"]
+    assert 0 < text["locations"] < 1  # the reference's own calls score 1, the others less
