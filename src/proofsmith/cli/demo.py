@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         num: int = typer.Option(8, "--num", help="Tactics per expansion."),
         retrieval: bool = typer.Option(False, "--retrieval/--no-retrieval", help="Add retrieved premises to the prompt."),
         baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run the automation baseline."),
+        pass_at_n: bool = typer.Option(True, "--pass-at-n/--no-pass-at-n", help="Also sample, check and score 4 HumanEval problems x 4 (pass@1, pass@4, a plot)."),
         limit: int = typer.Option(None, "--limit", help="Only the first N test theorems."),
         threads: int = typer.Option(1, "--threads", help="Torch threads."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
         # one directory per setting: a rerun with the same flags reuses its results, others start afresh
         settings = json.dumps([{**config.to_dict(), "threads": None}, retrieval, limit], sort_keys=True)
         out = out or cache_dir("demo", f"run-{sha256_text(settings)[:10]}")
-        report = run_demo(out, config, retrieval=retrieval, baseline=baseline, limit=limit, progress=not quiet)
+        report = run_demo(out, config, retrieval=retrieval, baseline=baseline, limit=limit, progress=not quiet,
+                          pass_at_n=pass_at_n)
         print(report_text(report))
         typer.echo(f"\nreport -> {out / 'report.json'}  (result lines: {out}/*.jsonl)", err=True)

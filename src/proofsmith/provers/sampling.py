@@ -31,7 +31,9 @@ from ..runs import Jsonl, json_line, read_complete_jsonl, shielded
 # starting a class, a def, an if, a print or a comment ends the function body
 PYTHON_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 COQ_STOPS = ("Qed.", "Defined.")  # the completion is the script before it (check accepts it without Qed.)
-MPI_STOPS = ("\n```",)  # a whole C program: it ends at EOS, or where the model closes a code block
+MPI_STOPS = ("\n```",)  # a whole C program: it ends at EOS, or where the model closes its code block
+MPI_PROMPT = ("Complete this {language} MPI program: add the MPI calls it needs, and write the whole program.\n\n"
+              "```{lang}\n{statement}\n```\n\nThe complete program:\n\n```{lang}\n")
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,11 @@ def prompt_for(task: Task) -> Prompt:
 
         prelude = task.context.strip()
         return Prompt((prelude + "\n\n" if prelude else "") + proof_prompt(task.statement), COQ_STOPS)
-    if task.kind == "mpi":  # the task's statement (what the program must do), after its context
-        context = task.context.strip()
-        return Prompt((context + "\n\n" if context else "") + task.statement, MPI_STOPS)
+    if task.kind == "mpi":  # docs/mpi.md: the statement is the program without its MPI calls (or a
+        # prompt); a candidate is the whole completed program, so the model writes it in a code block
+        lang = "cpp" if str(task.meta.get("lang", "c")) == "cpp" else "c"
+        return Prompt(MPI_PROMPT.format(lang=lang, language="C++" if lang == "cpp" else "C",
+                                        statement=task.statement.strip()), MPI_STOPS)
     raise ProofsmithError(f"task {task.id}: sample has no prompt for kind {task.kind!r} (python, coq, mpi)")
 
 
