@@ -90,7 +90,7 @@ class SampleStep:
         if self.backend == "vllm":
             from .decoding.vllm_backend import sample_with_vllm
 
-            yield from sample_with_vllm(self, tasks)
+            yield from sample_with_vllm(self, tasks, [prompt_for(t) for t in tasks], row_seed)
             return
         from .decoding.models import cached_model
 

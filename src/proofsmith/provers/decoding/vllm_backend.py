@@ -43,11 +43,10 @@ def _llm(model: str | None, adapter: str | None, seed: int):
     return _LLMS[key]
 
 
-def sample_with_vllm(step, tasks: Sequence) -> Iterator[tuple[int, dict]]:
-    """(position, record) per task, as `SampleStep.stream` yields them, drawn by vLLM."""
+def sample_with_vllm(step, tasks: Sequence, prompts: Sequence, row_seed) -> Iterator[tuple[int, dict]]:
+    """(position, record) per task, as `SampleStep.stream` yields them, drawn by vLLM; `prompts[i]`
+    (text, stop strings) is task i's, `row_seed(seed, task_id, j)` seeds its sample j."""
     from vllm import SamplingParams
-
-    from ..sampling import prompt_for, row_seed
 
     check_vllm()
     llm = _llm(step.model, step.adapter, step.seed)
@@ -56,7 +55,6 @@ def sample_with_vllm(step, tasks: Sequence) -> Iterator[tuple[int, dict]]:
         from vllm.lora.request import LoRARequest
 
         lora = LoRARequest("adapter", 1, step.adapter)
-    prompts = [prompt_for(t) for t in tasks]
     requests, params = [], []
     for task, prompt in zip(tasks, prompts):
         for j in range(step.n):
