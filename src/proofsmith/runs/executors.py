@@ -136,7 +136,7 @@ _STEP: Step | None = None  # a worker process's step, installed once by its init
 
 
 def _install_step(step: Step, initializer: Callable[..., None] | None, initargs: tuple, parent: int) -> None:
-    from .children import die_with_parent
+    from ..children import die_with_parent
 
     global _STEP
     die_with_parent(parent)  # a killed run takes its workers (and so their children) with it
