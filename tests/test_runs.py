@@ -191,3 +191,13 @@ def test_keyed_output_needs_one_key_per_input(tmp_path):
     with pytest.raises(ProofsmithError, match="two inputs share the key 'i1'"):
         run_resumable([ITEMS[0], ITEMS[1], Item("i1", 7)], Counting(), Jsonl(tmp_path / "o.jsonl", match="key"),
                       key=key, progress=False)
+
+
+def _broken_initializer() -> None:
+    raise RuntimeError("worker cannot start")
+
+
+def test_a_worker_that_cannot_start_stops_the_run_instead_of_hanging(tmp_path):
+    with pytest.raises(RuntimeError, match="worker cannot start"):
+        run_resumable(ITEMS[:4], Square(), tmp_path / "out.jsonl", key=key,
+                      executor=Processes(2, initializer=_broken_initializer), progress=False)

@@ -133,21 +133,29 @@ class Processes:
 
 
 _STEP: Step | None = None  # a worker process's step, installed once by its initializer
+_START_FAILED: BaseException | None = None  # why the worker could not start, raised by its first job
 
 
 def _install_step(step: Step, initializer: Callable[..., None] | None, initargs: tuple, parent: int) -> None:
-    from ..children import die_with_parent
+    # an initializer that raises would make the pool respawn workers for ever: keep the error
+    # and let the first job raise it, so the run stops with it instead of hanging
+    global _STEP, _START_FAILED
+    try:
+        from ..children import die_with_parent
 
-    global _STEP
-    die_with_parent(parent)  # a killed run takes its workers (and so their children) with it
-    _STEP = step
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's terminate()
-    if initializer:
-        initializer(*initargs)
+        die_with_parent(parent)  # a killed run takes its workers (and so their children) with it
+        _STEP = step
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's terminate()
+        if initializer:
+            initializer(*initargs)
+    except Exception as exc:  # noqa: BLE001 - reported through the first job
+        _START_FAILED = exc
 
 
 def _run_installed(job: tuple[int, Any]) -> tuple[int, dict]:
+    if _START_FAILED is not None:
+        raise _START_FAILED
     return job[0], _STEP(job[1])
 
 
