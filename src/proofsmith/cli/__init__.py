@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point. Bad input (a usage error, a `ProofsmithError`) is one line on stderr and exit
     code 2; SIGINT and SIGTERM stop the run, keep what it wrote, say how to resume, and exit with
     130 or 143 (the shell's 128 + signal), so that `check && eval` does not go on."""
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer 0.29's own click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer>=0.29 vendors click
 
     from ..runs import Interrupted, end_children, interruptible
 
