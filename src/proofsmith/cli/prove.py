@@ -14,11 +14,11 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Results JSONL, one line per theorem; rerun to resume."),
         split: str = typer.Option("test", "--split", help="Corpus split (train, validation, test)."),
         config: str = typer.Option("random", "--config", help="Corpus splitting: random, novel_premises, by_file."),
-        mode: str = typer.Option("search", "--mode", help="search (best-first), sample (whole proofs), baseline (automation tactics)."),
-        attempts: int = typer.Option(1, "--attempts", "-n", help="search: independent searches; sample: proofs sampled per theorem."),
+        mode: str = typer.Option("hybrid", "--mode", help="hybrid (best-first over the model's tactics, automation and structural tactics), search (the model's tactics only), sample (whole proofs), baseline (automation tactics), sauto (CoqHammer's)."),
+        attempts: int = typer.Option(1, "--attempts", "-n", help="hybrid/search: different searches (own seeds, each finds a new proof); sample: proofs sampled per theorem."),
         model: str = typer.Option(None, "--model", help="Hub id or local directory (default: offline SmolLM2-135M-Instruct)."),
-        adapter: str = typer.Option(None, "--adapter", help="A LoRA adapter directory to load on top."),
-        method: str = typer.Option("beam", "--method", help="Tactic decoding: beam, diverse, sample."),
+        adapter: str = typer.Option(None, "--adapter", help="A LoRA adapter directory to load on top (default: the shipped Coq-tuned adapter when --model is not given; none: the plain model)."),
+        method: str = typer.Option("sample", "--method", help="Tactic decoding: sample (batched over frontier states), beam, diverse."),
         num: int = typer.Option(8, "--num", help="Tactics per expansion (beams or samples)."),
         temperature: float = typer.Option(1.0, "--temperature"),
         top_p: float = typer.Option(0.95, "--top-p"),
@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         diversity_penalty: float = typer.Option(1.0, "--diversity-penalty", help="Diverse beam search: λ."),
         max_new_tokens: int = typer.Option(32, "--max-new-tokens"),
         expansions: int = typer.Option(16, "--expansions", help="Search budget: states expanded per attempt."),
-        timeout: float = typer.Option(60.0, "--timeout", help="Search budget: wall seconds per attempt."),
+        timeout: float = typer.Option(60.0, "--timeout", help="Search budget: wall seconds per theorem, from the moment it is open (its attempts share it)."),
+        batch: int = typer.Option(4, "--batch", help="Frontier states whose tactics the model decodes in one call."),
         tactic_timeout: float = typer.Option(5.0, "--tactic-timeout", help="Seconds per tactic in Coq."),
         retrieval: bool = typer.Option(False, "--retrieval/--no-retrieval", help="Add retrieved premises to the prompt."),
         premises: Path = typer.Option(None, "--premises", help="Premises corpus.jsonl (default: the corpus's own)."),
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         from ._options import at_least, fraction, output_file, positive
 
         positive(attempts=attempts, num=num, top_p=top_p, groups=groups, max_new_tokens=max_new_tokens,
-                 expansions=expansions, timeout=timeout, tactic_timeout=tactic_timeout, premises_k=premises_k,
+                 expansions=expansions, timeout=timeout, batch=batch, tactic_timeout=tactic_timeout, premises_k=premises_k,
                  workers=workers, threads=threads, limit=limit)
         at_least(0, temperature=temperature, diversity_penalty=diversity_penalty)  # 0: greedy; plain beams
         fraction(top_p=top_p)
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
         decoding = DecodingConfig(method=method, num=num, temperature=temperature, top_p=top_p, groups=groups,
                                   diversity_penalty=diversity_penalty, max_new_tokens=max_new_tokens)
         prover = ProverConfig(
-            mode=mode, model=model, adapter=adapter, decoding=decoding, attempts=attempts, max_expansions=expansions,
+            mode=mode, model=model, adapter=adapter, decoding=decoding, attempts=attempts, max_expansions=expansions, batch=batch,
             timeout_s=timeout, tactic_timeout=tactic_timeout, retrieval=retrieval,
             premises=str(premises) if premises else premises_path(dataset), premises_k=premises_k,
             sandbox=None if sandbox == "none" else sandbox, threads=threads)

@@ -49,12 +49,14 @@ def prove_all(
         threads = max(1, (os.cpu_count() or 1) // workers)
         step, executor = ProveStep(config if config.threads else replace(config, threads=threads)), Processes(workers)
     settings = {k: v for k, v in config.to_dict().items() if k != "threads"}  # threads change speed, not results
-    proved = 0
+    proved = attempted = 0
+    seconds = 0.0
 
-    def count(record: dict) -> dict:
-        nonlocal proved
-        proved += bool(record.get("passed"))
-        return {"proved": proved}
+    def count(record: dict) -> dict:  # the progress bar's postfix: proved / attempted, time per theorem
+        nonlocal proved, attempted, seconds
+        proved, attempted = proved + bool(record.get("passed")), attempted + 1
+        seconds += record.get("seconds", 0.0)
+        return {"proved": f"{proved}/{attempted}", "s/thm": f"{seconds / attempted:.1f}"}
 
     outcome = run_resumable(tasks, step, Jsonl(out, match="key"), key=lambda t: t.id, executor=executor,
                             settings=settings, inputs=inputs, progress=progress, desc="prove", name="prove", unit="thm", postfix=count,

@@ -187,6 +187,16 @@ class CoqSession:
             return ProofFinished(node_id)
         return TacticState(self._nodes[node_id].pp, node_id, self._nodes[node_id].goals)
 
+    def query(self, text: str) -> str:
+        """A query (Print, Check, About...) in the theorem's context: its output, '' when Coq refuses it."""
+        try:
+            return self._coq.query(text, self._chain[0][1])
+        except (CoqTimeout, CoqDied):
+            self._restart()
+            return ""
+        except CoqError:
+            return ""
+
     def _back_to(self, coq_state: int | None) -> None:
         try:
             if coq_state is None:

@@ -59,14 +59,85 @@ class TacticGenerator:
     premises_k: int = 4
     tokens: int = 0  # tokens generated so far (for the run's accounting)
     constrained: bool = True  # a tactic must start with a tactic word (prompts.TACTIC_WORDS)
+    seed: int | None = None  # sampling: the seed of this search's generator (attempts differ by it)
+    cache: dict[str, list[Completion]] = field(default_factory=dict)  # suggestions per state, this seed's
+    deadline: float | None = None  # time.monotonic() after which sampling stops (what it has so far counts)
+
+    def _prompt(self, state: str) -> str:
+        hits = self.premises.retrieve(state, self.premises_k) if self.premises is not None else []
+        return prompts.tactic_prompt(state, [p.code for p in hits])
 
     def __call__(self, state: str) -> list[Completion]:
-        hits = self.premises.retrieve(state, self.premises_k) if self.premises is not None else []
-        prompt = prompts.tactic_prompt(state, [p.code for p in hits])
-        if self.constrained and not hasattr(self, "_mask"):
+        return self.batch([state])[0]
+
+    def batch(self, states: list[str]) -> list[list[Completion]]:
+        """Tactics for several states. Sampling decodes all their prompts in one engine call
+        (continuous batching, the few-shot prefix prefilled once from the prefix store); beam
+        methods decode state by state. States asked before (same text) come from the cache."""
+        todo = [s for s in dict.fromkeys(states) if s not in self.cache]
+        if todo and self.config.method == "sample":
+            for state, raw in zip(todo, self._sample_many(todo)):
+                self.cache[state] = self._clean(raw)
+        for state in todo if self.config.method != "sample" else ():
+            if self.constrained and not hasattr(self, "_mask"):
+                self._mask = strategies.first_token_mask(self.lm, prompts.TACTIC_WORDS)
+            raw = generate(self.lm, self._prompt(state), self.config, stop=("\n",),
+                           first_mask=self._mask if self.constrained else None)
+            self.cache[state] = self._clean(raw)
+        return [self.cache[s] for s in states]
+
+    def _sample_many(self, states: list[str]) -> list[list[Completion]]:
+        """`num` samples per state, every state's rows in one engine stream; rows not finished
+        by `deadline` are dropped (a search's wall budget holds while the model decodes)."""
+        import time
+
+        import torch
+
+        from ..decoding.engine import cut, stop_rule, stream
+
+        n, tok = self.config.num, self.lm.tokenizer
+        ids = [tok(self._prompt(s), add_special_tokens=False).input_ids for s in states]
+        generator = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
+        # constrained: each row's first token is drawn here, under the tactic-word mask
+        heads = self._first_tokens(ids, generator) if self.constrained else [([], 0.0)] * (len(ids) * n)
+        eos, stop_fn = stop_rule(tok, ("\n",))
+        rows = stream(self.lm.model, [ids[i // n] + head for i, (head, _) in enumerate(heads)],
+                      max(1, self.config.max_new_tokens - (1 if self.constrained else 0)),
+                      temperature=self.config.temperature, top_p=self.config.top_p, eos_token_id=eos,
+                      generator=generator, pad_token_id=tok.pad_token_id or 0, stop_fn=stop_fn)
+        found: list[list[Completion]] = [[] for _ in states]
+        with torch.no_grad():
+            for row in rows:
+                head, head_logp = heads[row.index]
+                found[row.index // n].append(cut(tok, head + list(row.tokens), [head_logp] * len(head) + list(row.logprobs),
+                                                 ("\n",)))
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    rows.close()
+                    break
+        return found
+
+    def _first_tokens(self, ids: list[list[int]], generator) -> list[tuple[list[int], float]]:
+        """`num` first tokens per prompt, sampled from its masked, warped logits (as `strategies.sample`
+        does), each with its log-probability under the model; the prompts' prefix comes from the store."""
+        import torch
+
+        from ..decoding.engine import Warp
+        from ..decoding.strategies import _open
+
+        if not hasattr(self, "_mask"):
             self._mask = strategies.first_token_mask(self.lm, prompts.TACTIC_WORDS)
-        raw = generate(self.lm, prompt, self.config, stop=("\n",),
-                       first_mask=self._mask if self.constrained else None)
+        heads = []
+        with torch.no_grad():
+            for prompt in ids:
+                _, logits = _open(self.lm, prompt, 1, 1)
+                warped = Warp(self.config.temperature, self.config.top_p).probs(logits[0] + self._mask.to(logits.device))
+                model_logp = torch.log_softmax(logits[0], dim=-1)
+                picks = torch.multinomial(warped, self.config.num, replacement=True, generator=generator).tolist()
+                heads += [([t], float(model_logp[t])) for t in picks]
+        return heads
+
+    def _clean(self, raw: list[Completion]) -> list[Completion]:
+        """Cleaned, de-duplicated tactics (each with its best log-probability), best first."""
         self.tokens += sum(g.tokens for g in raw)
         best: dict[str, Completion] = {}
         for g in raw:

@@ -5,11 +5,18 @@ nothing about where it runs (in-process, a local pool, a Ray worker). The model 
 once per process (`cached_model`), and so does the premise index.
 
 Modes:
-- ``search``: best-first search over a live Coq session (ReProver's protocol);
-  `attempts` independent searches (they differ only when decoding samples).
+- ``hybrid``: best-first search whose candidates at every node are the model's tactics,
+  the automation portfolio and structural tactics from the goal (`hybrid.py`).
+- ``search``: best-first search over the model's tactics only (ReProver's protocol).
+  In both, `attempts` searches that differ: the first decodes as configured, each later
+  one samples with its own seed (and, hybrid, puts Gumbel noise on the priors), and a
+  proof an earlier attempt found does not end a later one (`exclude`): c counts distinct
+  proofs. `timeout_s` is the wall budget of the theorem's search (from the moment the
+  theorem is open), shared by its attempts.
 - ``sample``: `attempts` whole proofs sampled from the model, each checked (pass@N).
 - ``baseline``: no model; a fixed list of automation tactics tried on the initial
-  state (with the same session, search and checker).
+  state (with the same session, search and checker); ``sauto``: the same with
+  CoqHammer's reconstruction tactics (needs libcoq-hammer).
 """
 
 from __future__ import annotations
@@ -22,24 +29,28 @@ from typing import Any
 from ...core import Candidate, ProofsmithError, Task
 from ..decoding.completion import Completion
 from .generator import DecodingConfig
+from .hybrid import HybridProposer
+from .portfolio import hammer_installed
 
-MODES = ("search", "sample", "baseline")
+MODES = ("hybrid", "search", "sample", "baseline", "sauto")
 AUTOMATION = (
     "reflexivity.", "trivial.", "auto.", "easy.", "tauto.", "intuition.", "congruence.", "lia.", "firstorder.",
     "intros; auto.", "intros; reflexivity.", "intros; congruence.", "intros; lia.", "intros; intuition.",
     "intros; firstorder.", "split; auto.", "constructor; auto.", "intros; induction n; simpl; auto.",
 )
+SAUTO = ("sauto.", "hauto.", "qauto.", "intros; sauto.")
 
 
 @dataclass(frozen=True)
 class ProverConfig:
-    mode: str = "search"
+    mode: str = "hybrid"
     model: str | None = None  # None: the offline default
     adapter: str | None = None
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     attempts: int = 1
-    max_expansions: int = 16
-    timeout_s: float = 60.0  # wall seconds per search attempt
+    max_expansions: int = 16  # states expanded per attempt
+    timeout_s: float = 60.0  # wall seconds of search per theorem, all its attempts together
+    batch: int = 4  # frontier states whose tactics the model decodes in one call
     tactic_timeout: float = 5.0
     retrieval: bool = False
     premises: str | None = None  # a corpus.jsonl of premises (LeanDojo's shape) for retrieval
@@ -54,6 +65,8 @@ class ProverConfig:
             raise ProofsmithError("retrieval needs premises: a corpus directory or --premises corpus.jsonl")
         if self.attempts < 1:
             raise ProofsmithError("--attempts must be at least 1")
+        if self.mode == "sauto" and not hammer_installed():
+            raise ProofsmithError("--mode sauto needs CoqHammer: apt-get install libcoq-hammer")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,11 +90,11 @@ def _checker(sandbox: str | None):
 def _model(config: ProverConfig):
     import torch
 
-    from ..decoding.models import cached_model
+    from ..decoding.models import prover_model
 
     if config.threads:
         torch.set_num_threads(config.threads)
-    return cached_model(config.model, config.adapter)
+    return prover_model(config.model, config.adapter)  # the default prover: models.default_prover
 
 
 def _verify(task: Task, config: ProverConfig, candidate: Candidate) -> tuple[bool, str]:
@@ -92,8 +105,13 @@ def _verify(task: Task, config: ProverConfig, candidate: Candidate) -> tuple[boo
 
 def _made_by(config: ProverConfig) -> dict[str, Any]:
     """How this run's candidates are made (the Candidate's model and decoding fields)."""
-    if config.mode == "baseline":
-        return {"model": "", "decoding": {"method": "automation", "tactics": len(AUTOMATION)}}
+    if config.mode in ("baseline", "sauto"):
+        tactics = AUTOMATION if config.mode == "baseline" else SAUTO
+        return {"model": "", "decoding": {"method": "automation", "tactics": len(tactics)}}
+    if config.mode == "hybrid":
+        return {"model": config.model or "default",
+                "decoding": {**config.decoding.to_dict(), "portfolio": "hammer" if hammer_installed() else "coq",
+                             "structural": True}}
     return {"model": config.model or "default", "decoding": config.decoding.to_dict()}
 
 
@@ -121,39 +139,70 @@ def prove_task(task: Task, config: ProverConfig) -> dict[str, Any]:
 
 def _search(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
     from .coq_session import CoqSession
-    from .generator import TacticGenerator
+    from .portfolio import HAMMER_IMPORT, Portfolio, with_hammer
     from .proof_search import best_first_search
+    from .structural import inductive_oracle
 
-    if config.mode == "baseline":
-        automation = [Completion(t) for t in AUTOMATION]
-        generate, attempts, expansions = (lambda state: automation), 1, 1
-        line["n"] = 1
-    else:
-        index = _premise_index(config.premises) if config.retrieval else None
-        generate = TacticGenerator(_model(config), config.decoding, index, config.premises_k)
-        attempts, expansions = config.attempts, config.max_expansions
-    totals = {"model_seconds": 0.0, "coq_seconds": 0.0, "tactics_tried": 0, "rejected_proofs": 0}
+    attempts, expansions = config.attempts, config.max_expansions
+    if config.mode in ("baseline", "sauto"):
+        automation = [Completion(t) for t in (AUTOMATION if config.mode == "baseline" else SAUTO)]
+        attempts, expansions, line["n"] = 1, 1, 1
+    if config.mode in ("hybrid", "sauto") and (hammered := with_hammer(task)) is not task:
+        task = hammered  # the session and the checker's re-check both see the import; the line says so
+        line["context_prefix"] = HAMMER_IMPORT
+    totals = {"model_seconds": 0.0, "coq_seconds": 0.0, "search_seconds": 0.0, "tactics_tried": 0, "rejected_proofs": 0}
     with CoqSession(task.context, task.statement, tactic_timeout=config.tactic_timeout,
                     coq_args=task.meta.get("coq_args", ()), sandbox=config.sandbox) as session:
-        made = _made_by(config)
-        for _ in range(attempts):
+        deadline = time.monotonic() + config.timeout_s  # the search's budget: opening the theorem is not in it
+        made, found, tokens = _made_by(config), [], 0
+        portfolio, is_inductive = Portfolio(hammer=hammer_installed()), inductive_oracle(session.query)
+        for k in range(attempts):
+            budget = max(0.0, (deadline - time.monotonic()) / (attempts - k))
+            ends = time.monotonic() + budget
+            if config.mode in ("baseline", "sauto"):
+                generate: Any = lambda state: automation
+            else:
+                if config.mode == "hybrid":  # the model loads only when a state needs it
+                    generate = HybridProposer(None, portfolio, is_inductive, noise_seed=k or None,
+                                              make_model=functools.partial(_model_tactics, config, k, ends))
+                else:
+                    generate = _model_tactics(config, k, ends)
             result = best_first_search(
-                session, generate, max_expansions=expansions, timeout_s=config.timeout_s,
+                session, generate, max_expansions=expansions, timeout_s=budget, batch=config.batch,
+                exclude={tuple(p) for p in found},
                 verify=lambda tactics: _verify(task, config, Candidate(task.id, "\n".join(tactics), **made))[0])
+            tokens += getattr(generate, "tokens", 0)
             line["expansions"] += result.expansions
+            line["model_expansions"] = line.get("model_expansions", 0) + result.model_expansions
+            totals["search_seconds"] += result.seconds
             totals["model_seconds"] += result.model_seconds
             totals["coq_seconds"] += result.env_seconds
             totals["tactics_tried"] += result.tactics_tried
             totals["rejected_proofs"] += result.rejected_proofs
             if result.proved:
+                found.append(result.proof)
                 line["c"] += 1
                 if line["proof"] is None:
                     line["proof"], line["logprob"] = "\n".join(result.proof), round(result.logprob, 4)
             line["status"] = "passed" if line["c"] else _SEARCH_STATUS[result.status]
             line["search_status"] = "proved" if line["c"] else result.status
         line["restarts"] = session.restarts
-    line["tokens"] = getattr(generate, "tokens", 0)
+    if attempts > 1:
+        line["proofs"] = ["\n".join(p) for p in found]  # distinct, one per attempt that proved
+    line["tokens"] = tokens
     line.update({k: round(v, 3) if isinstance(v, float) else v for k, v in totals.items()})
+
+
+def _model_tactics(config: ProverConfig, attempt: int, deadline: float):
+    """The model's tactic generator for one attempt: the configured decoding first, then
+    sampling with the attempt's own seed (so attempts differ), each with its own cache."""
+    from .generator import TacticGenerator
+
+    decoding = config.decoding
+    if attempt and decoding.method != "sample":
+        decoding = DecodingConfig(**{**asdict(decoding), "method": "sample", "temperature": max(decoding.temperature, 0.7)})
+    index = _premise_index(config.premises) if config.retrieval else None
+    return TacticGenerator(_model(config), decoding, index, config.premises_k, seed=attempt, deadline=deadline)
 
 
 def _sample(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
