@@ -10,6 +10,12 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 apt_pkgs=(coq libcoq-stdlib bubblewrap g++ util-linux python3-venv python3-pip openmpi-bin libopenmpi-dev)
 [ $dev -eq 1 ] && apt_pkgs+=(docker.io)
+# Coq libraries of different shapes for the extraction tests (#14, about 25 MB): a plugin (aac-tactics,
+# hammer), one needing another (iris on stdpp, reglang on mathcomp-ssreflect), short-name Requires (menhirlib),
+# two packages in one directory (mathcomp-fingroup beside mathcomp-ssreflect); hammer's sauto/hauto/qauto are also
+# in prove's hybrid portfolio and its `--mode sauto` baseline (#15)
+[ $dev -eq 1 ] && apt_pkgs+=(libcoq-menhirlib libcoq-stdpp libcoq-iris libcoq-aac-tactics libcoq-hammer libcoq-reglang
+                             libcoq-mathcomp-fingroup)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

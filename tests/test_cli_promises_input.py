@@ -228,7 +228,7 @@ BAD_OPTIONS = [
     (_prove, "--limit", "-1"), (_prove, "--limit", "0"), (_prove, "--top-p", "1.5"), (_prove, "--top-p", "0"),
     (_prove, "--temperature", "-1"), (_prove, "--max-new-tokens", "0"), (_prove, "--expansions", "0"),
     (_prove, "--tactic-timeout", "0"), (_prove, "--threads", "0"), (_prove, "--premises-k", "0"),
-    (_prove, "--groups", "0"), (_prove, "--diversity-penalty", "-1"),
+    (_prove, "--groups", "0"), (_prove, "--diversity-penalty", "-1"), (_prove, "--batch", "0"),
     (_refute, "--float-tolerance", "-0.5"), (_refute, "--seconds", "inf"),
     (_search, "--budget", "0"), (_search, "--seconds", "-1"),
     (_extract, "--jobs", "0"), (_extract, "--jobs", "-1"), (_extract, "--file-timeout", "-1"),

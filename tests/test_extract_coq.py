@@ -50,6 +50,10 @@ def extracted(project, tmp_path_factory):
 
 
 def rows(out, name):
+    if name == "theorems":  # stored compactly: states by id (state_store.py)
+        from proofsmith.extract.state_store import read_theorems
+
+        return list(read_theorems(out))
     return [json.loads(line) for line in (out / "raw" / f"{name}.jsonl").read_text().splitlines()]
 
 
@@ -93,7 +97,7 @@ def test_admitted_kept_marked_and_not_a_task(extracted):
 def test_bad_files_go_to_the_errors_table(extracted):
     out, summary = extracted
     errors = {e["file"]: e for e in rows(out, "errors")}
-    assert errors["C.v"]["reason"] == "coq-error" and errors["C.v"]["line"] == 1
+    assert errors["C.v"]["reason"] == "parse" and errors["C.v"]["line"] == 1  # Coq's syntax error, named
     assert errors["D.v"]["reason"] == "not-utf8"
     assert summary["files"] == 4 and summary["files_failed"] == 2
 

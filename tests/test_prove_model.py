@@ -82,7 +82,7 @@ def test_sampling_at_low_temperature_is_greedy_and_constraints_hold(lm):
 def test_search_with_the_default_model_proves_an_easy_lemma(lm):
     # prove_task loads the default model itself (cached_model: once per process)
     task = Task("easy:impl", "coq", "Lemma impl_refl : forall P : Prop, P -> P.")
-    line = prove_task(task, ProverConfig(max_expansions=2, timeout_s=120, threads=1))
+    line = prove_task(task, ProverConfig(mode="search", max_expansions=2, timeout_s=120, threads=1))  # the model's tactics only
     assert line["passed"] and line["status"] == "passed" and line["c"] == 1
     assert line["tokens"] > 0 and line["expansions"] >= 1 and line["model_seconds"] > 0
     assert line["proof"]  # re-checked by coqc inside prove_task before it counts

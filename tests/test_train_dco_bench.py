@@ -31,3 +31,42 @@ def test_pass_at_k_is_the_unbiased_estimator():
 @pytest.mark.slow
 def test_every_family_proof_style_checks_with_coqc():
     _validate_family()  # raises on the first style coqc rejects
+
+
+def test_judge_screens_in_a_live_session_and_lets_coqc_decide():
+    """Real coqidetop and coqc: duplicates judged once, bullets finish, escapes and wrong proofs fail."""
+    from proofsmith.bench.dco_eval import judge
+    from proofsmith.checkers.coq import CoqChecker
+
+    test = {"task_id": "t", "prelude": "Require Import Arith.",
+            "statement": "Lemma t : forall n : nat, n + 0 = n /\\ 0 + n = n."}
+    proofs = ["intros n. split. - auto with arith. - reflexivity.", "intros n. split; auto with arith.",
+              "intros n. split; auto with arith.", "intros. reflexivity.", "admit.", "intros n. split. auto.",
+              "intros n. split; auto with arith. reflexivity.", ""]
+    verdicts = judge(test, proofs, CoqChecker())
+    assert len(verdicts) == 7  # the duplicate is judged once
+    assert verdicts == {proofs[0]: True, proofs[1]: True, proofs[3]: False, proofs[4]: False, proofs[5]: False,
+                        proofs[6]: False, "": False}
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_bench_dco_quick_runs_on_the_cli(tmp_path):
+    """`proofsmith bench dco --quick --json` end to end: three real fine-tunes, samples, coqc, the curves."""
+    import itertools
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from proofsmith.paths import cache_dir
+
+    (tmp_path / "models").symlink_to(cache_dir("models"))  # the dequantised default model, made once
+    env = {**os.environ, "PROOFSMITH_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "proofsmith", "bench", "dco", "--quick", "--json"], env=env,
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(result["pass_at_k"]) == {"ce", "dco", "dco-step"} and result["k"] == [1, 2, 3, 4]
+    for curve in result["pass_at_k"].values():
+        assert all(0 <= a <= b <= 1 for a, b in itertools.pairwise(curve))  # pass@k never falls with k

@@ -181,6 +181,11 @@ register_checker("coq", "proofsmith.checkers.coq:CoqChecker", needs=("coqc",),
                  install="apt-get install coq libcoq-stdlib")
 register_checker("mpi", "proofsmith.checkers.mpi:MpiChecker", needs=("mpicc", "mpirun"),
                  install="apt-get install openmpi-bin libopenmpi-dev")
+register_checker("fstar", "proofsmith.checkers.fstar:FStarChecker", needs=("fstar.exe",),
+                 install="F* from https://github.com/FStarLang/FStar/releases (fstar.exe on PATH); "
+                 "Z3 comes from pip install 'proofsmith[fstar]'")
+register_checker("lean", "proofsmith.checkers.lean:LeanChecker", needs=("lean",),
+                 install="a Lean 4 toolchain: elan (https://github.com/leanprover/elan), then `lake` in the project")
 
 
 def get_checker(kind: str, sandbox: Any = None, timeout: float | None = None) -> Checker:

@@ -3,8 +3,11 @@
 1. Build (or reuse) the corpus of the standard library's `Bool` directory under the
    cache (`proofsmith extract coq`; about 20 s the first time).
 2. Prove the test theorems of its `random` split with best-first search and the
-   offline default model, and with the automation baseline on the same theorems;
-   every proof is re-checked by coqc in the sandbox before it counts.
+   offline default model, with hybrid search (the model's tactics, automation and
+   structural tactics: `--mode hybrid`), and with the automation baseline on the same
+   theorems; then hybrid against the baseline on the first test theorems of `Lists`
+   (`INDUCTION_LIBRARY`), where proofs need induction and then automation. Every proof
+   is re-checked by coqc in the sandbox before it counts.
 3. Print and save the report (proved/attempted, pass@1 as `proofsmith eval` computes it, with
    the theorems that could not be opened counted as not proved and said, seconds per theorem, proofs).
 """
@@ -24,6 +27,7 @@ from .provers.search.runner import ProverConfig, summarize
 from .provers.search.theorems import load_theorems, premises_path
 
 DEMO_LIBRARY = "Bool"  # a directory of the standard library's theories/
+INDUCTION_LIBRARY, INDUCTION_THEOREMS = "Lists", 6  # where hybrid and the baseline part ways
 
 
 def stdlib_theories() -> Path:
@@ -36,11 +40,16 @@ def stdlib_theories() -> Path:
 
 def demo_corpus(progress: bool = True) -> Path:
     """The demo corpus directory, extracted once and reused."""
-    out = cache_dir("demo", f"corpus-{DEMO_LIBRARY.lower()}")
+    return stdlib_corpus(DEMO_LIBRARY, progress)
+
+
+def stdlib_corpus(library: str, progress: bool = True) -> Path:
+    """The corpus of one directory of the standard library's theories/, extracted once and reused."""
+    out = cache_dir("demo", f"corpus-{library.lower()}")
     if not (out / "data" / "random").is_dir():
         from .extract.coq_run import extract_libraries
 
-        source = stdlib_theories() / DEMO_LIBRARY
+        source = stdlib_theories() / library
         extract_libraries([str(source)], str(out), jobs=2, progress=progress, command="proofsmith demo")
     return out
 
@@ -57,9 +66,16 @@ def run_demo(out_dir: str | Path, config: ProverConfig, *, retrieval: bool = Fal
     if retrieval:  # the corpus's own premises
         config = replace(config, retrieval=True, premises=premises_path(corpus))
     report: dict[str, Any] = {"corpus": str(corpus), "theorems": [t.id for t in tasks], "runs": {}}
-    runs = [("model_retrieval" if retrieval else "model", config)] + ([("baseline", ProverConfig(mode="baseline", sandbox=config.sandbox))] if baseline else [])
-    for name, run_config in runs:
-        records = prove_all(tasks, run_config, out / f"{name}.jsonl", progress=progress)
+    base = ProverConfig(mode="baseline", sandbox=config.sandbox)
+    hybrid = replace(config, mode="hybrid", max_expansions=max(config.max_expansions, 32),  # cheap expansions count too
+                     decoding=replace(config.decoding, method="sample", temperature=0.8))  # batched over states
+    runs = [("model_retrieval" if retrieval else "model", config, tasks), ("hybrid", hybrid, tasks)]
+    runs += [("baseline", base, tasks)] if baseline else []
+    induction = load_theorems(stdlib_corpus(INDUCTION_LIBRARY, progress), "test", "random")[:limit or INDUCTION_THEOREMS]
+    report["induction_theorems"] = [t.id for t in induction]
+    runs += [("lists_hybrid", hybrid, induction)] + ([("lists_baseline", base, induction)] if baseline else [])
+    for name, run_config, run_tasks in runs:
+        records = prove_all(run_tasks, run_config, out / f"{name}.jsonl", progress=progress)
         report["runs"][name] = {"config": run_config.to_dict(), **summarize(records).to_dict()}
     if pass_at_n:
         report["pass_at_n"] = humaneval_pass_at_n(out, progress=progress)
@@ -104,7 +120,10 @@ def report_text(report: dict[str, Any]) -> str:
     lines = [f"corpus: {report['corpus']}  ({len(report['theorems'])} test theorems)"]
     for name, run in report["runs"].items():
         label = {"model": "default model, best-first search", "baseline": "baseline, automation tactics",
-                 "model_retrieval": "default model + retrieval, best-first search"}.get(name, name)
+                 "model_retrieval": "default model + retrieval, best-first search",
+                 "hybrid": "hybrid search (model + automation + structural tactics)",
+                 "lists_hybrid": f"{INDUCTION_LIBRARY} (induction): hybrid search",
+                 "lists_baseline": f"{INDUCTION_LIBRARY} (induction): baseline, automation tactics"}.get(name, name)
         lines.append(f"\n{label}: proved {run['proved']}/{run['attempted']}"
                      + "".join(f"   {k} = {v:.3f}" for k, v in run["pass_at"].items())
                      + (f" ({run['errors']} could not be opened, counted as not proved)" if run.get("errors") else "")

@@ -151,10 +151,46 @@ def _check_field_types(r: dict[str, Any], what: str) -> None:
             raise ProofsmithError(f"{what}: provenance does not fit ({exc})") from None
 
 
+def resolve_prelude(r: dict[str, Any], base: Path, where: str = "", sources: dict | None = None) -> dict[str, Any]:
+    """A task line whose prelude is a source file's prefix may say so instead of repeating it:
+    ``"prelude_of": {"source": PATH, "chars": N, "sha256": DIGEST}``, PATH relative to the tasks
+    file's directory (plain or gzipped text), DIGEST the sha256 of its bytes (by default the
+    task's ``provenance.sha256``: the prelude is a prefix of the file the task comes from). The line with its
+    ``prelude`` given back; a missing, changed or too short source is one ProofsmithError.
+    `sources` caches the files read (one read per file per tasks file)."""
+    ref = r.get("prelude_of")
+    if ref is None:
+        return r
+    ref = ref if isinstance(ref, dict) else {}
+    expected = ref.get("sha256") or (r.get("provenance") or {}).get("sha256")
+    if not (isinstance(ref.get("source"), str) and isinstance(ref.get("chars"), int) and isinstance(expected, str)):
+        raise ProofsmithError(f"{where}: prelude_of must be {{\"source\": path, \"chars\": n, \"sha256\": digest}} "
+                              f"(the digest may be the task's provenance.sha256)")
+    sources = {} if sources is None else sources
+    path = base / ref["source"]
+    if path not in sources:
+        try:
+            data = path.read_bytes()
+            data = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ProofsmithError(f"{where}: the prelude's source {path} is unreadable "
+                                  f"({getattr(exc, 'strerror', None) or exc}); extract again") from None
+        import hashlib
+
+        sources[path] = (hashlib.sha256(data).hexdigest(), data.decode("utf-8", "surrogateescape"))
+    digest, text = sources[path]
+    if digest != expected or len(text) < ref["chars"]:
+        raise ProofsmithError(f"{where}: the prelude's source {path} changed since the tasks were written "
+                              f"(sha256 {digest[:12]}, expected {expected[:12]}); extract again")
+    return {**{k: v for k, v in r.items() if k != "prelude_of"}, "prelude": text[:ref["chars"]]}
+
+
 def load_tasks(path: str | os.PathLike) -> dict[str, Task]:
     tasks: dict[str, Task] = {}
     line_of: dict[str, int] = {}
+    sources: dict = {}
     for i, record in numbered_jsonl(path):
+        record = resolve_prelude(record, Path(path).parent, f"{path}:{i}", sources)
         task = task_from_record(record, f"{path}:{i}")
         if task.id in line_of:  # a later line would silently replace the earlier task
             raise ProofsmithError(f"{path}:{i}: task_id {task.id!r} again (first on line {line_of[task.id]})")

@@ -7,10 +7,13 @@ tabulated and plotted. The paper's claim to test: CE's pass@1 gains cost pass@N 
 large N; DCO keeps pass@N higher.
 
 Data: the Coq corpus in $PROOFSMITH_DCO_CORPUS (a `proofsmith extract coq` directory:
-its random split's train proofs train, its test theorems are held out) or, when that is
-unset, a built-in family of small theorems, each with several valid proofs of unequal
-frequency (the setting where over-confidence shows: CE piles onto the commonest proof).
-Trained models and results are kept under the cache directory, so a rerun resumes.
+its random split's train proofs train, its test theorems are held out; size CORPUS, N = 64
+samples on 50 theorems, where pass@N can separate) or, when that is unset, a built-in
+family of small theorems, each with several valid proofs of unequal frequency (the
+setting where over-confidence shows: CE piles onto the commonest proof). Sampling and
+checking: dco_eval.py (continuous batching, identical samples judged once, a live Coq
+session screens, coqc decides). Trained models and results are kept under the cache
+directory, so a rerun resumes.
 PROOFSMITH_DCO_SIZE="steps=20,test_theorems=6,..." overrides the size (keys of FULL).
 """
 
@@ -25,8 +28,9 @@ from pathlib import Path
 
 FULL = {"steps": 40, "batch_size": 8, "train_theorems": 160, "test_theorems": 12, "samples": 8, "lr": 1e-3}
 QUICK = {"steps": 6, "batch_size": 4, "train_theorems": 40, "test_theorems": 3, "samples": 4, "lr": 1e-3}
+CORPUS = {"steps": 40, "batch_size": 8, "train_theorems": 4000, "test_theorems": 50, "samples": 64, "lr": 1e-3}
 LOSSES = (("ce", 1.0), ("dco", None), ("dco-step", 4.0))  # None: DCO's N = the samples drawn
-MAX_NEW_TOKENS = 48
+MAX_PROOF_CHARS, MAX_STATEMENT_CHARS = 160, 400  # corpus training proofs a sample's tokens can hold
 
 # name, statement, [(proof, weight)]; {a} {b} numbers, {p} {q} {x} variable names
 FAMILY = [
@@ -79,17 +83,18 @@ def family_data(n_train: int, n_test: int, seed: int = 0) -> tuple[list[dict], l
 
 
 def corpus_data(root: str, n_train: int, n_test: int) -> tuple[list[dict], list[dict]]:
-    import pyarrow.parquet as pq
-
-    def rows(split):
-        return [r for f in sorted(Path(root, "data", "random").glob(f"{split}-*.parquet"))
-                for r in pq.read_table(f).to_pylist() if not r["admitted"]]
+    """Non-admitted theorems of the corpus's random split: train proofs, held-out test theorems."""
+    from ..provers.training.data import corpus_rows, proof_body
 
     def task(r):
         return {"task_id": r["full_name"], "kind": "coq", "prelude": r["prelude"], "statement": r["statement"],
                 "reference": r["proof"]}
 
-    return [task(r) for r in rows("train")[:n_train]], [task(r) for r in rows("test")[:n_test]]
+    rows = {split: [task(r) for r in corpus_rows(root, split) if not r["admitted"]] for split in ("train", "test")}
+    # a sample has MAX_NEW_TOKENS tokens: longer training proofs teach nothing it can write (every test theorem stays)
+    short = [t for t in rows["train"] if len(proof_body(t["reference"]) or "") <= MAX_PROOF_CHARS
+             and len(t["statement"]) <= MAX_STATEMENT_CHARS]
+    return short[:n_train], rows["test"][:n_test]
 
 
 def _validate_family() -> None:
@@ -106,62 +111,49 @@ def _validate_family() -> None:
                 raise ProofsmithError(f"bench dco: family proof {proof!r} of {statement!r} fails: {verdict.message}")
 
 
-def sample_proofs(lm, statement: str, n: int, seed: int) -> list[str]:
-    """n whole proofs at temperature 1 in the bare layout the models were trained in."""
-    import torch
-
-    from ..provers.decoding.engine import complete
-    from ..provers.search.prompts import clean_proof
-    from ..provers.training.data import proof_prompt
-
-    ids = lm.tokenizer(proof_prompt(statement, "bare"), add_special_tokens=False)["input_ids"]
-    generator = torch.Generator(device=lm.device).manual_seed(seed)
-    outs = complete(lm, [ids] * n, MAX_NEW_TOKENS, temperature=1.0, top_p=1.0, stop=("Qed.",), generator=generator)
-    return [clean_proof(c.text) for c in outs]
-
-
-def evaluate(model_dir: Path, tests: list[dict], n: int, results: Path, label: str) -> list[tuple[int, int]]:
-    """(n, c) per test task; one JSON line per task appended as it finishes (resumable)."""
+def evaluate(lm, tests: list[dict], n: int, results: Path, label: str) -> dict[str, tuple[int, int]]:
+    """task id -> (n, c) for `tests`; one JSON line per task appended as it finishes (resumable)."""
     from tqdm import tqdm
 
     from ..checkers.coq import CoqChecker
-    from ..core import Candidate, Task
-    from ..provers.decoding.models import load_model
+    from .dco_eval import judge, sample_all
 
     done = {}
     if results.exists():
         done = {r["task_id"]: r for r in map(json.loads, results.read_text().splitlines())}
     todo = [t for t in tests if t["task_id"] not in done]
     if todo:
-        lm = load_model(str(model_dir) if model_dir else None)
         checker = CoqChecker()
-        for i, t in enumerate(tqdm(todo, desc=f"pass@k {label}", unit="thm")):
-            task = Task(id=t["task_id"], kind="coq", statement=t["statement"], context=t["prelude"])
-            verdicts: dict[str, bool] = {}  # identical samples are checked once
-            proofs = sample_proofs(lm, t["statement"], n, seed=i)
-            for proof in proofs:
-                if proof not in verdicts:
-                    verdicts[proof] = bool(proof) and checker.check(task, Candidate(task.id, proof)).passed
-            line = {"task_id": task.id, "n": n, "c": sum(verdicts[p] for p in proofs), "proofs": proofs}
+        for i, proofs in tqdm(sample_all(lm, todo, n), total=len(todo), desc=f"pass@k {label}", unit="thm"):
+            passed = judge(todo[i], proofs, checker)
+            line = {"task_id": todo[i]["task_id"], "n": n, "c": sum(passed[p] for p in proofs),
+                    "distinct": len(passed), "proofs": proofs}
             with results.open("a") as f:
                 f.write(json.dumps(line) + "\n")
-            done[task.id] = line
-    return [(done[t["task_id"]]["n"], done[t["task_id"]]["c"]) for t in tests]
+            done[line["task_id"]] = line
+    return {t["task_id"]: (done[t["task_id"]]["n"], done[t["task_id"]]["c"]) for t in tests}
+
+
+EVAL_CHUNK = 10  # theorems per loss in turn: a stopped run leaves the three losses on the same theorems
 
 
 def run(quick: bool = False) -> dict:
     from ..eval.passk import pass_at_k
     from ..paths import cache_dir
+    from ..provers.decoding.models import load_model
     from ..provers.training.loop import TrainConfig, train
 
-    size = _size(QUICK if quick else FULL, os.environ.get("PROOFSMITH_DCO_SIZE", ""))
     corpus = os.environ.get("PROOFSMITH_DCO_CORPUS")
+    size = _size(QUICK if quick else CORPUS if corpus else FULL, os.environ.get("PROOFSMITH_DCO_SIZE", ""))
     if corpus:
         train_tasks, tests = corpus_data(corpus, size["train_theorems"], size["test_theorems"])
     else:
         _validate_family()
         train_tasks, tests = family_data(size["train_theorems"], size["test_theorems"])
-    tag = hashlib.sha256(json.dumps([size, LOSSES, train_tasks, tests]).encode()).hexdigest()[:12]
+    # the trained models depend on the training settings only; results (by task, per N) are shared
+    # by every run of those models, so a smaller test_theorems or N reads a larger run's lines
+    trained = {k: size[k] for k in ("steps", "batch_size", "train_theorems", "lr")}
+    tag = hashlib.sha256(json.dumps([trained, LOSSES, train_tasks]).encode()).hexdigest()[:12]
     root = cache_dir("bench", "dco", tag)
     data = root / "train.jsonl"
     data.write_text("".join(json.dumps(t) + "\n" for t in train_tasks))
@@ -169,22 +161,32 @@ def run(quick: bool = False) -> dict:
     print(f"bench dco: {len(train_tasks)} train proofs, {len(tests)} held-out theorems "
           f"({'corpus ' + corpus if corpus else 'built-in family'}), {size['steps']} steps x {size['batch_size']}, "
           f"{n} samples each; runs in {root}", flush=True)
-    curves, seconds = {}, {}
+    seconds, models = {}, {}
     for loss, loss_n in LOSSES:
         start = time.time()
         config = TrainConfig(loss=loss, n=loss_n or n, steps=size["steps"], batch_size=size["batch_size"],
                              lr=size["lr"], seed=0, layout="bare", pairs="proofs", log_every=5,
-                             checkpoint_every=10)
+                             checkpoint_every=4, max_len=256)
         train(data, root / loss, config)
-        counts = evaluate(root / loss, tests, n, root / f"results-{loss}.jsonl", loss)
-        curves[loss] = [round(sum(pass_at_k(nn, c, k) for nn, c in counts) / len(counts), 4) for k in range(1, n + 1)]
+        models[loss] = load_model(str(root / loss))
         seconds[loss] = round(time.time() - start, 1)
-    print(f"{'loss':<10}" + "".join(f"{'pass@' + str(k):>9}" for k in range(1, n + 1)))
+    counts: dict[str, dict] = {loss: {} for loss in models}
+    for first in range(0, len(tests), EVAL_CHUNK):
+        for loss, lm in models.items():
+            start = time.time()
+            counts[loss].update(evaluate(lm, tests[first:first + EVAL_CHUNK], n, root / f"results-{loss}-n{n}.jsonl",
+                                         loss))
+            seconds[loss] = round(seconds[loss] + time.time() - start, 1)
+    curves = {loss: [round(sum(pass_at_k(nn, c, k) for nn, c in got.values()) / len(got), 4) for k in range(1, n + 1)]
+              for loss, got in counts.items()}
+    shown = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, n) if k <= n})
+    print(f"{'loss':<10}" + "".join(f"{'pass@' + str(k):>9}" for k in shown))
     for loss, curve in curves.items():
-        print(f"{loss:<10}" + "".join(f"{v:>9.3f}" for v in curve))
-    plot = _plot(curves, root / "pass_at_k.png")
+        print(f"{loss:<10}" + "".join(f"{curve[k - 1]:>9.3f}" for k in shown))
+    plot = _plot(curves, root / f"pass_at_k-n{n}-t{len(tests)}.png")
     return {"k": list(range(1, n + 1)), "pass_at_k": curves, "seconds": seconds, "plot": str(plot),
-            "test_theorems": len(tests), "train_proofs": len(train_tasks), "steps": size["steps"],
+            "test_theorems": len(tests), "train_proofs": len(train_tasks), "steps": size["steps"], "samples": n,
+            "proved_at_n": {loss: sum(c > 0 for _, c in got.values()) for loss, got in counts.items()},
             "data": corpus or "built-in family",
             "dco_minus_ce_pass_at_n": round(curves["dco"][-1] - curves["ce"][-1], 4),
             "dco_step_minus_ce_pass_at_n": round(curves["dco-step"][-1] - curves["ce"][-1], 4)}

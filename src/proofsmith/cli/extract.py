@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import typer
 
@@ -12,8 +13,12 @@ extract_app = typer.Typer(help="Extract records with provenance from sources (co
 
 @extract_app.command("coq")
 def extract_coq(
-    sources: list[str] = typer.Argument(..., help="Directories of .v files (a project, the stdlib, a libcoq-* package)."),
+    sources: list[str] = typer.Argument(None, help="Directories of .v files (a project, the stdlib, a libcoq-* package)."),
     out: str = typer.Option(..., "--out", help="Output directory (resumes when it exists)."),
+    installed: bool = typer.Option(False, "--installed", help="The standard library and every library installed "
+                                   "under $(coqc -where)/user-contrib (libcoq-* packages), one corpus."),
+    libraries: str | None = typer.Option(None, "--libraries", help="With --installed: only these (logical names, "
+                                         "comma-separated; Coq is the standard library)."),
     jobs: int = typer.Option(2, "--jobs", "-j", help="Files traced in parallel."),
     ray: str | None = typer.Option(None, "--ray", help="Run the per-file steps on a Ray cluster (ADDR or 'local')."),
     name: str | None = typer.Option(None, "--name", help="Logical name bound to SRC with -R (default: _CoqProject, else the directory name)."),
@@ -30,8 +35,22 @@ def extract_coq(
     positive(jobs=jobs, file_timeout=file_timeout, call_timeout=call_timeout, memory_mb=memory_mb,
              max_bytes=max_bytes)
     output_dir(out)
+    from ..core import ProofsmithError
+
+    if installed == bool(sources):
+        raise ProofsmithError("give directories of .v files or --installed (not both)" if installed
+                              else "give directories of .v files, or --installed for every installed library")
+    if libraries is not None and not installed:
+        raise ProofsmithError("--libraries chooses among the installed libraries: use it with --installed")
+    names = [n.strip() for n in libraries.split(",") if n.strip()] if libraries is not None else None
+    if names == []:
+        raise ProofsmithError("--libraries: give at least one library name")
     from ..extract.coq import ExtractOptions
+    from ..extract.coq_project import installed_libraries
     from ..extract.coq_run import extract_libraries
+
+    if installed:
+        sources = installed_libraries(names)  # an unknown name: one line listing the installed ones
 
     options = ExtractOptions(file_timeout_s=file_timeout, call_timeout_s=call_timeout, memory_mb=memory_mb,
                              max_bytes=max_bytes, premises=not no_premises)
@@ -63,6 +82,55 @@ def extract_mpi(
     options = MpiOptions(build=not no_build, max_bytes=max_bytes, build_timeout_s=build_timeout, np=np)
     summary = extract_sources(sources, out, jobs=jobs, ray_address=ray, name=name, options=options, progress=True,
                               command="proofsmith " + " ".join(sys.argv[1:]))
+    print(json.dumps(summary, sort_keys=True))
+
+
+@extract_app.command("lean")
+def extract_lean(
+    repo: str | None = typer.Argument(None, help="A local Lean 4 repository (lean-toolchain, lakefile), traced through lean-dojo."),
+    out: str = typer.Option(..., "--out", help="Output directory (resumes when it exists)."),
+    benchmark: str | None = typer.Option(None, "--benchmark", help="Import a downloaded LeanDojo Benchmark 4 directory instead."),
+) -> None:
+    """Lean theorems with their traced tactics (LeanDojo Benchmark 4's records) into a HF dataset."""
+    from ..core import ProofsmithError
+    from ._options import output_dir
+
+    if bool(repo) == bool(benchmark):
+        raise ProofsmithError("give a Lean repository or --benchmark DIR (one of them)")
+    where = benchmark or repo
+    if not Path(where).is_dir():
+        raise ProofsmithError(f"{where}: not a directory")
+    output_dir(out)
+    from ..extract.lean import import_benchmark, trace_repo
+
+    command = "proofsmith " + " ".join(sys.argv[1:])
+    summary = (import_benchmark(benchmark, out, command=command) if benchmark
+               else trace_repo(repo, out, command=command))
+    print(json.dumps(summary, sort_keys=True))
+
+
+@extract_app.command("fstar")
+def extract_fstar(
+    path: str = typer.Argument(..., help="An FStarDataSet on disk (train.json/valid.json/test_*_project.json, a "
+                               "save_to_disk directory, or <Module>.fst.json files), or an F* project to build with F*."),
+    out: str = typer.Option(..., "--out", help="Output directory: the HF dataset and tasks.jsonl (resumes when it exists)."),
+    include: list[str] = typer.Option(None, "--include", help="Where F* finds the modules' sources and .checked files "
+                                      "when checking the tasks (repeatable; default: the dataset's directory)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Modules read in parallel (a project)."),
+) -> None:
+    """F* definitions (FStarDataSet's fields, every one kept) into a HF dataset and `fstar` tasks."""
+    from ..core import ProofsmithError
+    from ._options import output_dir, positive
+
+    positive(jobs=jobs)
+    if not Path(path).exists():
+        raise ProofsmithError(f"{path}: no such file or directory")
+    output_dir(out)
+    from ..extract.fstar_run import extract_project, import_dataset, is_dataset
+
+    command = "proofsmith " + " ".join(sys.argv[1:])
+    summary = (import_dataset(path, out, list(include or []), command=command) if is_dataset(Path(path))
+               else extract_project(path, out, jobs=jobs, command=command))
     print(json.dumps(summary, sort_keys=True))
 
 

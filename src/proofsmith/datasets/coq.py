@@ -9,6 +9,7 @@ definitions (coq-facts-props-proofs' shape), ``errors`` the files that failed.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from ..coq.syntax import statement_head_removed, strip_comments
 from ..core import ProofsmithError
 from . import splits as sp
-from .hub import Card, save_dataset
+from .hub import Card, Streamed, dataset_info, save_dataset
 
 RAW_FILES = ("theorems", "corpus", "facts", "tasks", "errors")
 
@@ -54,14 +55,6 @@ def features() -> dict[str, Any]:
     return {"theorems": theorem, "tactics": tactic_pair, "corpus": corpus, "facts": facts, "errors": errors}
 
 
-def _table(rows: list[dict], feats: Any) -> Any:
-    from datasets import Dataset
-
-    if not rows:  # from_list cannot infer columns from nothing
-        return Dataset.from_dict({k: [] for k in feats}, features=feats)
-    return Dataset.from_list(rows, features=feats)
-
-
 def read_jsonl(path: Path) -> Iterator[dict]:
     """The records of a raw/*.jsonl file (none when it is absent); a torn or broken line is one
     ProofsmithError naming the file and line."""
@@ -84,36 +77,76 @@ def theorem_premises(theorem: dict) -> set[str]:
 
 def build_dataset(out_dir: str | Path, card_info: dict[str, Any], seed: int = sp.SEED,
                   held_out: int | None = None) -> dict[str, dict[str, int]]:
-    """Read out_dir/raw/*.jsonl, split, and save the dataset (Parquet + card) in out_dir."""
-    from datasets import DatasetDict
-
+    """Read out_dir/raw/*.jsonl, split, and save the dataset (Parquet + card) in out_dir, streamed:
+    a first pass keeps each theorem's small keys (statement key, file, premises used) to split
+    them, a second writes every split at once, one theorem in memory at a time (plus one row
+    group per file, hub.Streamed): memory does not grow with the corpus's text."""
     out = Path(out_dir)
-    raw = {name: list(read_jsonl(out / "raw" / f"{name}.jsonl")) for name in RAW_FILES}
-    feats = features()
-    theorems = [_theorem_row(t) for t in raw["theorems"]]
-    keys = [statement_key(t["statement"]) for t in theorems]
-    n = held_out if held_out is not None else sp.held_out_size(len(theorems))
-    if 2 * n > len(theorems):
+    raw = out / "raw"
+    keys, files, premises, slim = [], [], [], []
+    for t in read_jsonl(raw / "theorems.jsonl"):  # compact (states by id): nothing inflated
+        keys.append(statement_key(t["statement"]))
+        files.append(f"{t['provenance']['project']}/{t['file_path']}")
+        premises.append(theorem_premises(t))
+        slim.append(_slim_theorem(t))
+    n = held_out if held_out is not None else sp.held_out_size(len(keys))
+    if 2 * n > len(keys):
         raise ProofsmithError(f"--held-out {n} puts {2 * n} theorems in validation and test, but the corpus has "
-                              f"{len(theorems)} theorems")
-    splittings = {
-        "random": sp.random_split(keys, n, n, seed),
-        "novel_premises": sp.novel_premises_split(keys, [theorem_premises(t) for t in theorems], n, n, seed),
-        "by_file": sp.by_file_split(keys, [f"{t['provenance']['project']}/{t['file_path']}" for t in theorems], n, n, seed),
-    }
-    configs: dict[str, Any] = {}
-    for name, split in splittings.items():
-        configs[name] = DatasetDict({s: _table([theorems[i] for i in sorted(idx)], feats["theorems"])
-                                     for s, idx in split.items()})
-    configs["tactics"] = DatasetDict({s: _table(_tactic_rows([theorems[i] for i in sorted(idx)]), feats["tactics"])
-                                      for s, idx in splittings["random"].items()})
+                              f"{len(keys)} theorems")
+    splittings = {"random": sp.random_split(keys, n, n, seed),
+                  "novel_premises": sp.novel_premises_split(keys, premises, n, n, seed),
+                  "by_file": sp.by_file_split(keys, files, n, n, seed)}
+    del keys, files, premises
+    split_of = {name: _split_of(split) for name, split in splittings.items()}
+    feats = features()
+    configs: dict[str, Any] = {name: {s: Streamed(feats["theorems"], THEOREM_BATCH_ROWS) for s in split}
+                               for name, split in splittings.items()}
+    configs["tactics"] = {s: Streamed(feats["tactics"], ROW_BATCH_ROWS) for s in splittings["random"]}
     for name in ("corpus", "facts", "errors"):
-        rows = [{k: r.get(k) for k in feats[name]} for r in raw[name]]
-        configs[name] = DatasetDict(train=_table(rows, feats[name]))
-    stats = corpus_statistics(raw)
-    card = Card(**card_info, extra_statistics=stats)
-    save_dataset(out, configs, card, default="random")
-    return {c: {s: len(ds) for s, ds in dsd.items()} for c, dsd in configs.items()}
+        configs[name] = {"train": Streamed(feats[name], ROW_BATCH_ROWS)}
+
+    def fill(writers: dict[str, dict[str, Any]]) -> None:
+        from ..extract.state_store import read_theorems
+
+        for i, t in enumerate(read_theorems(out)):  # states inlined: the columns users expect
+            row = _theorem_row(t)
+            for name, where in split_of.items():
+                writers[name][where[i]].add(row)
+            for tactic in _tactic_rows([row]):
+                writers["tactics"][split_of["random"][i]].add(tactic)
+        for name in ("corpus", "facts", "errors"):
+            for r in read_jsonl(raw / f"{name}.jsonl"):
+                writers[name]["train"].add({k: r.get(k) for k in feats[name]})
+
+    small = {"theorems": slim, "errors": list(read_jsonl(raw / "errors.jsonl")),
+             "corpus": [{"project": c.get("project"), "path": c.get("path"), "premises": c.get("premises") or ()}
+                        for c in read_jsonl(raw / "corpus.jsonl")]}
+    stats = corpus_statistics({**small, "facts": read_jsonl(raw / "facts.jsonl"), "tasks": read_jsonl(raw / "tasks.jsonl")})
+    info = dict(card_info)
+    libraries = info.pop("libraries", [])  # one row each in the card (coq_card.py)
+    if libraries:
+        from .coq_card import library_rows, library_table
+
+        info["sources"] = (info.get("sources", "") + "\n\n" + library_table(library_rows(small, libraries))).strip()
+    card = Card(**info, extra_statistics=stats)
+    save_dataset(out, configs, card, default="random", fill=fill)
+    return dataset_info(out)
+
+
+THEOREM_BATCH_ROWS, ROW_BATCH_ROWS = 64, 1024  # Python rows held per Parquet file (hub.ParquetRows)
+
+
+def _split_of(split: sp.Split) -> dict[int, str]:
+    return {i: name for name, members in split.items() for i in members}
+
+
+def _slim_theorem(t: dict) -> dict:
+    """What the statistics and the card's library table read of a theorem (coq_card.library_rows)."""
+    return {"provenance": {"project": sys.intern((t.get("provenance") or {}).get("project", ""))},
+            "ending": t.get("ending"), "admitted": t.get("admitted"),
+            "initial": bool(t.get("initial_goals") or t.get("initial")),
+            "traced_tactics": [{"premises": tuple(sys.intern(p["full_name"]) for p in s["premises"])}
+                               for s in t["traced_tactics"]]}
 
 
 def _theorem_row(t: dict) -> dict:
@@ -130,16 +163,25 @@ def _tactic_rows(theorems: list[dict]) -> list[dict]:
             for t in theorems if not t["admitted"] for i, s in enumerate(t["traced_tactics"])]
 
 
-def corpus_statistics(raw: dict[str, list[dict]]) -> dict[str, Any]:
-    theorems = raw["theorems"]
+def corpus_statistics(raw: dict[str, Any]) -> dict[str, Any]:
+    """Counts over the raw tables (lists, or iterables read once each)."""
+    files: set[tuple] = set()
+    premises_in_corpus = 0
+    for c in raw["corpus"]:
+        files.add((c["project"], c["path"]))
+        premises_in_corpus += len(c["premises"])
+    errors = 0
+    for e in raw["errors"]:
+        files.add((e["project"], e["file"]))
+        errors += 1
+    theorems = admitted = tactics = uses = 0
+    for t in raw["theorems"]:
+        theorems += 1
+        admitted += bool(t["admitted"])
+        tactics += len(t["traced_tactics"])
+        uses += sum(len(s["premises"]) for s in t["traced_tactics"])
     return {
-        "files": len({(c["project"], c["path"]) for c in raw["corpus"]} | {(e["project"], e["file"]) for e in raw["errors"]}),
-        "files_failed": len(raw["errors"]),
-        "theorems": len(theorems),
-        "admitted_or_aborted": sum(1 for t in theorems if t["admitted"]),
-        "traced_tactics": sum(len(t["traced_tactics"]) for t in theorems),
-        "premises_in_corpus": sum(len(c["premises"]) for c in raw["corpus"]),
-        "premise_uses": sum(len(s["premises"]) for t in theorems for s in t["traced_tactics"]),
-        "facts": len(raw["facts"]),
-        "tasks": len(raw["tasks"]),
+        "files": len(files), "files_failed": errors, "theorems": theorems, "admitted_or_aborted": admitted,
+        "traced_tactics": tactics, "premises_in_corpus": premises_in_corpus, "premise_uses": uses,
+        "facts": sum(1 for _ in raw["facts"]), "tasks": sum(1 for _ in raw["tasks"]),
     }

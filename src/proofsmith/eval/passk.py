@@ -133,6 +133,31 @@ def score(results: Iterable[Mapping], ks: Iterable[int], key: str = "passed") ->
                   not_opened=not_opened)
 
 
+def field_value(record: Mapping, path: str):
+    """The value at a dotted path of a result line (`details.problem_class`), or None."""
+    value = record
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def score_by(results: Iterable[Mapping], ks: Iterable[int], path: str, key: str = "passed") -> dict[str, Scores]:
+    """`score` of each group of lines with the same value at `path` (e.g. verify@k per problem class:
+    `details.problem_class`); a task goes by the first of its lines that has one, else into `(none)`."""
+    results, ks = list(results), list(ks)
+    group_of: dict[str, str] = {}
+    for r in results:
+        value = field_value(r, path)
+        if value is not None:
+            group_of.setdefault(str(r["task_id"]), str(value))
+    groups: OrderedDict[str, list[Mapping]] = OrderedDict()
+    for r in results:
+        groups.setdefault(group_of.get(str(r["task_id"]), "(none)"), []).append(r)
+    return OrderedDict((g, score(lines, ks, key)) for g, lines in sorted(groups.items()))
+
+
 def show_id(task_id: str) -> str:
     """A task id fit for one line of text (JSON-quoted when it has odd characters)."""
     import json

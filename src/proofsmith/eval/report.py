@@ -65,6 +65,17 @@ def markdown_report(scores: Scores, ks: list[int], extra: Mapping[str, Scores] =
     return "\n".join(lines)
 
 
+def group_table(path: str, groups: Mapping[str, Scores], ks: list[int]) -> str:
+    """One row per group (`eval --by PATH`): tasks, samples, passed and each pass@k the group can give."""
+    columns = [f"pass@{k}" for k in ks]
+    lines = [f"| {path} | tasks | samples | passed | " + " | ".join(columns) + " |",
+             "|---|---|---|---|" + "---|" * len(columns)]
+    for group, s in groups.items():
+        cells = " | ".join(f"{s.pass_at[c]:.4f}" if c in s.pass_at else "—" for c in columns)
+        lines.append(f"| {group.replace('|', '¦')} | {len(s.counts)} | {s.samples} | {s.passed} | {cells} |")
+    return "\n".join(lines)
+
+
 def json_figures(scores: Scores, extra: Mapping[str, Scores] = {}) -> dict[str, Any]:
     """`eval --json`: the figures, and (only when there are any) what was left out, by name."""
     figures: dict[str, Any] = dict(scores.pass_at)

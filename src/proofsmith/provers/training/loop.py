@@ -5,7 +5,11 @@ LM-head loss (kernels/fused_linear_loss.py) with the loss's per-token weights, s
 (tokens x vocab) logits never exist. Every ``checkpoint_every`` steps the trainable
 weights, optimizer and RNG states land atomically in OUT/checkpoint; rerunning the same
 command resumes there. OUT/train_log.jsonl gets one line per logged step (loss, the F
-distribution and the share of "done" examples). The result in OUT loads with
+distribution and the share of "done" examples). Prompts of one batch that start with the
+same tokens (prompts.py's worked examples: ~330 tokens before every tactic prompt) run
+that shared prefix once and the rest of each example on its cached keys and values; the
+gradient flows back through the cache, so the step is the same as without sharing
+(`batches.py`). The result in OUT loads with
 ``load_model(OUT)``: a LoRA adapter, or with ``merge`` a plain transformers model.
 """
 
@@ -20,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...core import ProofsmithError
+from .batches import hidden_states, make_batch
 from .data import Example, load_examples, tokenize
 from .losses import LOSSES
 
@@ -90,7 +95,7 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, progress: b
     completed = start
     try:
         for step in range(start + 1, config.steps + 1):
-            batch = _batch(rows, step, config, lm.tokenizer.pad_token_id, lm.device)
+            batch = make_batch(rows, step, config, lm.tokenizer.pad_token_id, lm.device)
             result = _train_step(lm.model, optimizer, params, batch, config)
             completed = step
             log.add(step, result)
@@ -149,35 +154,6 @@ def _tokenize_all(tokenizer, examples: list[Example], max_len: int) -> tuple[lis
     return kept, len(rows) - len(kept)
 
 
-def _batch(rows: list[tuple], step: int, config: TrainConfig, pad_id: int, device: str) -> dict:
-    """Step s takes its slice of a seeded shuffle of epoch (s-1) // batches_per_epoch: the
-    same batches whether or not the run was resumed."""
-    import torch
-
-    per_epoch = max(1, len(rows) // config.batch_size)
-    epoch, index = divmod(step - 1, per_epoch)
-    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-    picked = [rows[i] for i in order[index * config.batch_size:(index + 1) * config.batch_size].tolist()]
-    length = max(len(p) + len(t) for p, t, _ in picked)
-    input_ids = torch.full((len(picked), length), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(picked), length), dtype=torch.long)
-    positions, targets, segments = [], [], []
-    n_steps = 0
-    for b, (prompt, target, step_of_token) in enumerate(picked):
-        ids = prompt + target
-        input_ids[b, :len(ids)] = torch.tensor(ids)
-        attention[b, :len(ids)] = 1
-        for j, token in enumerate(target):  # the hidden state before a target token predicts it
-            positions.append((b, len(prompt) + j - 1))
-            targets.append(token)
-            segments.append(n_steps + step_of_token[j] if config.loss == "dco-step" else b)
-        n_steps += max(step_of_token) + 1
-    pos = torch.tensor(positions)
-    return {"input_ids": input_ids.to(device), "attention_mask": attention.to(device), "rows": pos.to(device),
-            "targets": torch.tensor(targets, device=device), "segments": torch.tensor(segments, device=device),
-            "n_examples": len(picked)}
-
-
 def _decoder_and_head(model):
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     head = base.get_output_embeddings()
@@ -192,7 +168,7 @@ def _train_step(model, optimizer, params, batch: dict, config: TrainConfig) -> d
     from .losses import sequence_loss
 
     decoder, head = _decoder_and_head(model)
-    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    hidden = hidden_states(decoder, batch)
     rows = hidden[batch["rows"][:, 0], batch["rows"][:, 1]]
     out = sequence_loss(rows, head, batch["targets"], batch["segments"], batch["n_examples"],
                         config.loss, config.n, backend=config.backend, skip_below=config.skip_below)
@@ -214,7 +190,7 @@ class _TrainLog:
         kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= keep_until]
         path.write_text("".join(ln + "\n" for ln in kept))  # a resumed run rewrites what came after
         self.window: list[dict] = []
-        self.last_loss = None
+        self.last_loss = json.loads(kept[-1])["loss"] if kept else None  # a resumed run's last logged loss
         self.started = time.time()
 
     def add(self, step: int, result: dict) -> None:
