@@ -2,7 +2,7 @@
 
     python fstar_replay.py STEM [--serve] [--crash-at QID] [--hang-at QID]
 
-STEM is `../shared/recorded/fstar/ide/<Name>` (with `.in`, the requests, and
+STEM is `tests/recorded/fstar/ide/<Name>` (with `.in`, the requests, and
 `.ideout.expected`, F*'s responses). The recorded output went through F*'s
 `tests/ide/cleanup.py`; this replay undoes what can be undone, so that the client meets
 what live F* prints: a full `protocol-info` line, compact JSON in F*'s own key order (kind,

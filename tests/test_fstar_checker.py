@@ -1,7 +1,7 @@
 """The F* checker and its cheat rules, on recorded real F* output.
 
 F* cannot be installed here. `judge` is tested on the real responses recorded in
-`../shared/recorded/fstar/ide/` (F*'s own test suite); the one 335 warning (admit/assume,
+`tests/recorded/fstar/ide/` (F*'s own test suite); the one 335 warning (admit/assume,
 `--report_assumes warn`) is not in any transcript, so that response is the recorded error's
 shape with the number and level changed, and says so. The whole checker runs in the real
 bwrap sandbox against `tests/fstar_replay.py --serve`, which answers each push with the
@@ -24,9 +24,8 @@ from proofsmith.core import Candidate, Task
 from proofsmith.fstar import syntax
 from proofsmith.fstar.ide import Response
 
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "recorded" / "fstar" / "ide"
+RECORDED = Path(__file__).resolve().parent / "recorded" / "fstar" / "ide"  # copied from the team's recordings (see its README)
 REPLAY = Path(__file__).with_name("fstar_replay.py")
-pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason=f"no recorded F* transcripts at {RECORDED}")
 
 
 def recorded(name: str, qid: str) -> Response:

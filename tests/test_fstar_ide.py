@@ -2,7 +2,7 @@
 
 F* cannot be installed here. These tests drive the real client (`proofsmith.fstar.ide`)
 against `tests/fstar_replay.py`, a fixture process that replays the real F* transcripts in
-`../shared/recorded/fstar/ide/` (from F*'s own test suite) and undoes the normalisation F*'s
+`tests/recorded/fstar/ide/` (from F*'s own test suite) and undoes the normalisation F*'s
 `cleanup.py` applied to them (full protocol-info, compact JSON in F*'s key order, progress
 messages, full paths, `u<digits>`, a non-JSON debug line). Every response the client reads
 is compared with the recorded one, normalised back the way `cleanup.py` does.
@@ -20,7 +20,7 @@ import pytest
 
 from proofsmith.fstar import FStarDied, FStarIde, FStarTimeout, Range
 
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "recorded" / "fstar" / "ide"
+RECORDED = Path(__file__).resolve().parent / "recorded" / "fstar" / "ide"  # copied from the team's recordings (see its README)
 REPLAY = str(Path(__file__).with_name("fstar_replay.py"))
 PAIRS = sorted(p.name[: -len(".in")] for p in RECORDED.glob("*.in")) if RECORDED.is_dir() else []
 pytestmark = pytest.mark.skipif(not PAIRS, reason=f"no recorded F* transcripts at {RECORDED}")

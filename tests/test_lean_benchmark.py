@@ -1,5 +1,5 @@
 """LeanDojo Benchmark 4 in and out, on the recorded slice of the real benchmark
-(../shared/recorded/lean/leandojo_benchmark_4: the first records of random/test.json and
+(tests/recorded/lean/leandojo_benchmark_4: the first records of random/test.json and
 novel_premises/val.json as LeanDojo published them, mathlib4 29dcec07)."""
 
 import json
@@ -13,8 +13,7 @@ from proofsmith.core import ProofsmithError
 from proofsmith.datasets import lean as lean_ds
 from proofsmith.datasets import leandojo as ld
 
-RECORDED = Path(__file__).resolve().parents[1] / ".." / "shared" / "recorded" / "lean" / "leandojo_benchmark_4"
-pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason="the recorded Benchmark 4 slice is not here")
+RECORDED = Path(__file__).resolve().parent / "recorded" / "lean" / "leandojo_benchmark_4"
 
 
 def recorded() -> dict:

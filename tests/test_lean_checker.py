@@ -1,5 +1,5 @@
 """The Lean checker's rules: on recorded Lean messages (the REPL transcripts in
-../shared/recorded/lean/repl/, whose `messages` are Lean's own, as `lean --json` prints them)
+tests/recorded/lean/repl/, whose `messages` are Lean's own, as `lean --json` prints them)
 and on `#print axioms` reports quoted from Lean's own test expectations (`#guard_msgs`
 blocks of leanprover/lean4 tests/lean/run/collectAxioms.lean and lean-by-example). The
 last tests run the real checker where a `lean` is installed."""
@@ -22,8 +22,7 @@ from proofsmith.lean.syntax import (
     print_axioms,
 )
 
-RECORDED = Path(__file__).resolve().parents[1] / ".." / "shared" / "recorded" / "lean" / "repl"
-needs_recorded = pytest.mark.skipif(not RECORDED.is_dir(), reason="the recorded Lean REPL transcripts are not here")
+RECORDED = Path(__file__).resolve().parent / "recorded" / "lean" / "repl"
 # As Lean's test suite records them (#guard_msgs expectations):
 EM = "'Classical.em' depends on axioms: [Classical.choice, propext, Quot.sound]"
 NATIVE = "'one_add_one' depends on axioms: [Lean.ofReduceBool, Lean.trustCompiler]"
@@ -41,7 +40,6 @@ def recorded_output(name: str, index: int = 0, extra: str = "") -> Output:
     return parse_output("\n".join(lines) + ("\n" + extra if extra else ""))
 
 
-@needs_recorded
 @pytest.mark.parametrize("name", ["proof_branching", "dup_sorries", "tactic_mode_sorry", "have_by_sorry",
                                   "incomplete", "app_type_mismatch", "no_goal_sorry", "self_proof_check"])
 def test_recorded_sorries_and_errors_fail(name):
@@ -53,7 +51,6 @@ def test_recorded_sorries_and_errors_fail(name):
     assert " ".join(first["data"].split())[:40] in verdict.message
 
 
-@needs_recorded
 def test_recorded_messages_parse_with_severity_and_place():
     """Lean's messages keep severity, 1-based line and 0-based column (recorded output)."""
     out = recorded_output("incomplete", 1)
@@ -63,7 +60,6 @@ def test_recorded_messages_parse_with_severity_and_place():
     assert info.severity == "info" and info.text.startswith("Try this:")
 
 
-@needs_recorded
 def test_an_info_message_and_the_standard_axioms_pass():
     """A recorded info message (exact?'s suggestion) is no failure; Lean's three axioms are allowed (recorded output)."""
     out = recorded_output("root_goals", extra=f"Candidate.lean:9:0: info: {EM.replace('Classical.em', 'bb')}")

@@ -3,7 +3,7 @@
 No Lean toolchain can be installed here. Every test drives the real client
 (`proofsmith.lean.repl`) and the real session (`provers/search/lean_session.py`) through
 `lean_repl_replay.py` (in the bwrap sandbox, as a real REPL runs), a fixture process that checks each request against the one recorded
-in ../shared/recorded/lean/repl/ (leanprover-community/repl's own test transcripts, toolchain
+in tests/recorded/lean/repl/ (leanprover-community/repl's own test transcripts, toolchain
 v4.33.0-rc2) and answers with the recorded reply, byte for byte. The test at the end runs
 a real `repl` where one is installed.
 """
@@ -19,11 +19,10 @@ from proofsmith.lean.repl import LeanDied, LeanRepl, LeanTimeout, ReplError, Rep
 from proofsmith.provers.search.lean_session import LeanSession, ReplBackend
 from proofsmith.provers.search.states import ProofFinished, TacticError, TacticState
 
-RECORDED = Path(__file__).resolve().parents[1] / ".." / "shared" / "recorded" / "lean" / "repl"
+RECORDED = Path(__file__).resolve().parent / "recorded" / "lean" / "repl"
 REPLAY = Path(__file__).with_name("lean_repl_replay.py")
 NAMES = sorted(p.name[:-3] for p in RECORDED.glob("*.in"))
 
-pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason="the recorded Lean REPL transcripts are not here")
 
 
 def chunks(path: Path) -> list[dict]:

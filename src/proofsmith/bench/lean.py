@@ -1,6 +1,6 @@
 """Reading LeanDojo Benchmark 4: our streamed reader against plain `json.load`, side by side.
 
-The recorded slice of Benchmark 4 (../shared/recorded/lean, or `$PROOFSMITH_LEAN_BENCHMARK`)
+The recorded slice of Benchmark 4 (tests/recorded/lean in a checkout, or `$PROOFSMITH_LEAN_BENCHMARK`)
 is repeated into one split file of at least 200 MB under the cache (`quick`: 20 MB). Each
 reader runs in a fresh Python of its own (so peak memory is its own `ru_maxrss`), twice,
 alternating, the faster run kept:
@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-RECORDED = Path(__file__).resolve().parents[3] / ".." / "shared" / "recorded" / "lean" / "leandojo_benchmark_4"
+RECORDED = Path(__file__).resolve().parents[3] / "tests" / "recorded" / "lean" / "leandojo_benchmark_4"  # in a checkout
 
 _CHILD = r"""
 import json, resource, sys, time

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ...core import Candidate, ProofsmithError, Task
@@ -103,16 +104,24 @@ def _verify(task: Task, config: ProverConfig, candidate: Candidate) -> tuple[boo
     return verdict.passed, verdict.status
 
 
+def _model_label(config: ProverConfig) -> str:
+    """The prover a result line names: the model, and the adapter on it when there is one."""
+    from ..decoding.models import default_prover
+
+    model, adapter = default_prover(config.model, config.adapter)
+    return f"{model or 'default'}+{Path(adapter).name}" if adapter else (model or "default")
+
+
 def _made_by(config: ProverConfig) -> dict[str, Any]:
     """How this run's candidates are made (the Candidate's model and decoding fields)."""
     if config.mode in ("baseline", "sauto"):
         tactics = AUTOMATION if config.mode == "baseline" else SAUTO
         return {"model": "", "decoding": {"method": "automation", "tactics": len(tactics)}}
     if config.mode == "hybrid":
-        return {"model": config.model or "default",
+        return {"model": _model_label(config),
                 "decoding": {**config.decoding.to_dict(), "portfolio": "hammer" if hammer_installed() else "coq",
                              "structural": True}}
-    return {"model": config.model or "default", "decoding": config.decoding.to_dict()}
+    return {"model": _model_label(config), "decoding": config.decoding.to_dict()}
 
 
 # SearchResult.status -> the Verdict status word a result line carries
@@ -213,7 +222,7 @@ def _sample(task: Task, config: ProverConfig, line: dict[str, Any]) -> None:
     decoding = DecodingConfig(**{**asdict(config.decoding), "num": config.attempts, "method": "sample",
                                  "max_new_tokens": max(config.decoding.max_new_tokens, 96)})
     sampler = ProofSampler(_model(config), decoding, index, config.premises_k)
-    made = {"model": config.model or "default", "decoding": decoding.to_dict()}
+    made = {"model": _model_label(config), "decoding": decoding.to_dict()}
     samples = sample_whole_proofs(
         task.statement, sampler,
         lambda completion, seconds: _verify(task, config, completion.candidate(task.id, seconds=seconds, **made)))
