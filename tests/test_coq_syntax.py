@@ -199,6 +199,18 @@ def test_scope_follows_modules_and_sections():
     assert scope.update("End M.") and scope.stack == []
 
 
+def test_a_functor_with_module_constraints_opens_a_scope():
+    """`with Module E := M.E` is a constraint, not the body: the functor opens (the stdlib's
+    FSetBridge has `compat_P_aux` in two functors; one name for both made a duplicate task id)."""
+    scope = Scope("Coq.FSets.FSetBridge")
+    assert scope.update("Module DepOfNodep (Import M: S) <: Sdep with Module E := M.E.")
+    assert scope.qualify("compat_P_aux") == "Coq.FSets.FSetBridge.DepOfNodep.compat_P_aux"
+    assert not scope.update("Module E := E.")  # a definition inside: the scope stays
+    scope.update("End DepOfNodep.")
+    scope.update("Module N : T with Definition t := nat := Impl.")  # constraints, then the body
+    assert scope.qualify("x") == "Coq.FSets.FSetBridge.x"
+
+
 def test_the_checker_closes_open_scopes_with_the_shared_scope():
     from proofsmith.checkers.coq import open_scopes
 

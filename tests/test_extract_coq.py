@@ -54,7 +54,12 @@ def rows(out, name):
         from proofsmith.extract.state_store import read_theorems
 
         return list(read_theorems(out))
-    return [json.loads(line) for line in (out / "raw" / f"{name}.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (out / "raw" / f"{name}.jsonl").read_text().splitlines()]
+    if name == "tasks":  # a file-prefix prelude by reference to raw/sources/ (io.resolve_prelude)
+        from proofsmith.io import resolve_prelude
+
+        return [resolve_prelude(t, out / "raw") for t in lines]
+    return lines
 
 
 def test_states_before_and_after_each_tactic(extracted):

@@ -291,7 +291,7 @@ def test_the_dataset_is_written_streamed_in_row_groups_with_bounded_memory(extra
     import pyarrow.parquet as pq
 
     from proofsmith.datasets import coq as dc
-    from proofsmith.datasets import hub
+    from proofsmith.datasets import parquet_stream
     from proofsmith.datasets.hub import parquet_rows
     from proofsmith.outdir import claim
 
@@ -299,7 +299,7 @@ def test_the_dataset_is_written_streamed_in_row_groups_with_bounded_memory(extra
     real = next(t for t in ss.read_theorems(out) if t["name"] == "two_goals")
     monkeypatch.setattr(dc, "THEOREM_BATCH_ROWS", 8)
     monkeypatch.setattr(dc, "ROW_BATCH_ROWS", 16)
-    monkeypatch.setattr(hub, "ROW_GROUP_BYTES", 1)  # each batch its own row group
+    monkeypatch.setattr(parquet_stream, "ROW_GROUP_BYTES", 1)  # each batch its own row group
     rng = random.Random(14)
 
     def build(n):
@@ -319,7 +319,7 @@ def test_the_dataset_is_written_streamed_in_row_groups_with_bounded_memory(extra
         return corpus, counts, peak
 
     build(4)  # imports and caches, once
-    small, counts_small, peak_small = build(60)
+    _, counts_small, peak_small = build(60)
     large, counts_large, peak_large = build(300)
     assert sum(counts_large["random"].values()) == 300 and sum(counts_small["random"].values()) == 60
     train = large / "data" / "random" / "train-00000-of-00001.parquet"
@@ -333,16 +333,16 @@ def test_the_dataset_is_written_streamed_in_row_groups_with_bounded_memory(extra
 
 
 def test_a_streamed_parquet_file_holds_one_batch_of_rows_and_one_row_group_of_columns(tmp_path, monkeypatch):
-    """hub.ParquetRows, the writer of every streamed split: after each row, at most `batch_rows`
+    """parquet_stream.ParquetRows, the writer of every streamed split: after each row, at most `batch_rows`
     Python rows and ROW_GROUP_BYTES (+ one batch) of Arrow columns are held, whatever the count."""
     import pyarrow.parquet as pq
     from datasets import Features, Value
 
-    from proofsmith.datasets import hub
+    from proofsmith.datasets import parquet_stream as ps
 
-    monkeypatch.setattr(hub, "ROW_GROUP_BYTES", 50_000)
+    monkeypatch.setattr(ps, "ROW_GROUP_BYTES", 50_000)
     features = Features({"name": Value("string"), "text": Value("string")})
-    writer = hub.ParquetRows(tmp_path / "t.parquet", features, batch_rows=10)
+    writer = ps.ParquetRows(tmp_path / "t.parquet", features, batch_rows=10)
     most_rows = most_bytes = 0
     for i in range(2_000):
         writer.add({"name": f"r{i}", "text": f"{i} " * 300})

@@ -68,9 +68,9 @@ def _closed_proofs(files: list[Path]) -> int:
 def bench_library(src: Path, tmp: Path) -> dict:
     from ..datasets.coq import read_jsonl
     from ..extract.coq_project import find_library
-    from ..io import resolve_prelude
     from ..extract.coq_run import extract_libraries
     from ..extract.state_store import read_theorems
+    from ..io import resolve_prelude
 
     lib = find_library(src)
     files = lib.files()

@@ -179,6 +179,15 @@ _NAME = re.compile(r"\s*([A-Za-z_][\w'.]*)")
 _SCOPE_RE = re.compile(rf"(Module(?:\s+Type)?|Section|End)\s+({IDENT})(.*)$", re.DOTALL)
 
 
+_WITH_RE = re.compile(r"\bwith\s+(?:Definition|Module)\b")
+
+
+def _module_body_given(tail: str) -> bool:
+    """`Module M ... := N.`: a `:=` beyond those of the `with Definition|Module x := y`
+    constraints (`Module F (X : S) <: T with Module E := X.E.` still opens a functor)."""
+    return tail.count(":=") > len(_WITH_RE.findall(tail))
+
+
 def statement_head_removed(text: str) -> str:
     """Comment-free statement text without its head (``Lemma foo``): what it states."""
     return _STATEMENT_HEAD_RE.sub("", text)
@@ -238,7 +247,7 @@ class Scope:
                     del self.stack[i:]
                     break
             return True
-        if word.startswith("Module") and ":=" in tail:
+        if word.startswith("Module") and _module_body_given(tail):
             return False  # Module M := N. defines, does not open
         self.stack.append(("Section" if word == "Section" else "Module", name))
         return True

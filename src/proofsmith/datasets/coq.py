@@ -17,7 +17,7 @@ from typing import Any
 from ..coq.syntax import statement_head_removed, strip_comments
 from ..core import ProofsmithError
 from . import splits as sp
-from .hub import Card, Streamed, dataset_info, save_dataset
+from .hub import Card, Streamed, save_dataset
 
 RAW_FILES = ("theorems", "corpus", "facts", "tasks", "errors")
 
@@ -130,7 +130,14 @@ def build_dataset(out_dir: str | Path, card_info: dict[str, Any], seed: int = sp
         info["sources"] = (info.get("sources", "") + "\n\n" + library_table(library_rows(small, libraries))).strip()
     card = Card(**info, extra_statistics=stats)
     save_dataset(out, configs, card, default="random", fill=fill)
-    return dataset_info(out)
+    return {c: {s: _rows(out / "data" / c / f"{s}-00000-of-00001.parquet") for s in splits}
+            for c, splits in configs.items()}
+
+
+def _rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 THEOREM_BATCH_ROWS, ROW_BATCH_ROWS = 64, 1024  # Python rows held per Parquet file (hub.ParquetRows)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import ProofsmithError
+from .parquet_stream import ParquetRows, Streamed
 
 # SPDX id -> the Hub's license key (the Hub has its own short list; the rest is "other").
 _HUB_LICENSES = {
@@ -66,76 +67,32 @@ def size_category(n: int) -> str:
 
 
 # zstd: a quarter of snappy's size on proof states (repeated contexts), read by every Parquet reader;
-# without dictionaries (zstd finds the repeats) or min/max statistics (long strings, in every footer)
+# without dictionaries (zstd finds the repeats), min/max statistics (long strings, in every footer) or
+# the Arrow schema's copy in the footer (the Parquet schema gives the same types back; the HF features are kept)
 PARQUET_COMPRESSION, PARQUET_LEVEL = "zstd", 9
+PARQUET_OPTIONS = {"compression": PARQUET_COMPRESSION, "compression_level": PARQUET_LEVEL, "use_dictionary": False,
+                   "write_statistics": False, "store_schema": False}
+
+
+def open_parquet(path: Path, schema: Any, **options: Any) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetWriter(str(path), schema, **PARQUET_OPTIONS, **options)
+
+
+def close_parquet(writer: Any, schema: Any) -> None:
+    """The schema's metadata (the HF features) into the footer, then the file closed."""
+    if schema.metadata:
+        writer.add_key_value_metadata({k.decode(): v.decode() for k, v in schema.metadata.items()})
+    writer.close()
 
 
 def _write_parquet(ds: Any, path: Path) -> None:
     """`ds` as one Parquet file, zstd-compressed (datasets' to_parquet fixes snappy), features kept in its schema."""
-    import pyarrow.parquet as pq
-
-    pq.write_table(ds.with_format("arrow")[:], str(path), compression=PARQUET_COMPRESSION,
-                   compression_level=PARQUET_LEVEL, use_dictionary=False, write_statistics=False,
-                   row_group_size=10_000)
-
-
-@dataclass
-class Streamed:
-    """A split written row by row as `save_dataset`'s `fill` gives its rows: never all in memory."""
-    features: Any
-    batch_rows: int = 1_000  # Python rows held before they become Arrow columns
-
-
-ROW_GROUP_BYTES = 64 << 20  # of Arrow data per row group: smaller groups compress worse (zstd restarts per page)
-PAGE_BYTES = 8 << 20
-
-
-class ParquetRows:
-    """One Parquet file written from rows as they come: at most `batch_rows` Python rows held, then
-    Arrow columns, at most `ROW_GROUP_BYTES` of them, then one row group (zstd, as `_write_parquet`);
-    the HF features in its schema, as datasets writes them."""
-
-    def __init__(self, path: Path, features: Any, batch_rows: int) -> None:
-        import pyarrow.parquet as pq
-
-        self.features, self.batch_rows, self.schema = features, batch_rows, features.arrow_schema
-        self.writer = pq.ParquetWriter(str(path), self.schema, compression=PARQUET_COMPRESSION,
-                                       compression_level=PARQUET_LEVEL, use_dictionary=False, write_statistics=False,
-                                       data_page_size=PAGE_BYTES)
-        self.rows: list[dict] = []
-        self.columns: list[Any] = []  # Arrow tables of the row group being gathered
-        self.column_bytes = self.written = 0
-
-    def add(self, row: dict) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= self.batch_rows:
-            self._to_columns()
-            if self.column_bytes >= ROW_GROUP_BYTES:
-                self.flush()
-
-    def _to_columns(self) -> None:
-        import pyarrow as pa
-
-        table = pa.Table.from_pylist([self.features.encode_example(r) for r in self.rows], schema=self.schema)
-        self.rows = []
-        self.columns.append(table)
-        self.column_bytes += table.nbytes
-
-    def flush(self) -> None:
-        """Write what is held as one row group."""
-        import pyarrow as pa
-
-        if self.rows:
-            self._to_columns()
-        if self.columns:
-            group = pa.concat_tables(self.columns)
-            self.writer.write_table(group, row_group_size=group.num_rows)
-            self.written += group.num_rows
-            self.columns, self.column_bytes = [], 0
-
-    def close(self) -> None:
-        self.flush()
-        self.writer.close()
+    table = ds.with_format("arrow")[:]
+    writer = open_parquet(path, table.schema)
+    writer.write_table(table, row_group_size=10_000)
+    close_parquet(writer, table.schema)
 
 
 def save_dataset(out_dir: str | os.PathLike, configs: Mapping[str, Any], card: Card, default: str | None = None,
