@@ -107,7 +107,7 @@ def test_dataset_split_rewrites_only_its_own_files(coq_source, tmp_path):
     # a directory with the same raw/ files but not made by proofsmith is not rebuilt
     other = tmp_path / "copy"
     (other / "raw").mkdir(parents=True)
-    for name in ("theorems.jsonl", "card.json"):
+    for name in ("theorems.jsonl.gz", "card.json"):
         (other / "raw" / name).write_bytes((out / "raw" / name).read_bytes())
     files = user_files(other)
     assert_refused(proofsmith("dataset", "split", str(other)), other)

@@ -5,6 +5,7 @@ directory is expected, corrupt or torn data files, mistyped fields of a REFUTE p
 numeric options out of range, empty inputs, and repeated ids.
 """
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -141,11 +142,12 @@ def test_dataset_info_on_a_corrupt_parquet_file(damage, corpus, tmp_path):
 @pytest.mark.parametrize("command", ["split", "info"])
 def test_dataset_on_a_torn_theorems_jsonl(command, corpus, tmp_path):
     out = copy_of(corpus, tmp_path)
-    theorems = out / "raw" / "theorems.jsonl"
-    lines = theorems.read_text().splitlines(keepends=True)
-    theorems.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # the last record cut mid-way
+    theorems = out / "raw" / "theorems.jsonl.gz"
+    lines = gzip.decompress(theorems.read_bytes()).decode().splitlines(keepends=True)
+    torn = "".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2]  # the last record cut mid-way
+    theorems.write_bytes(gzip.compress(torn.encode()))
     line = one_error_line(cli("dataset", command, out))
-    assert f"theorems.jsonl:{len(lines)}:" in line
+    assert f"theorems.jsonl.gz:{len(lines)}:" in line
 
 
 # -- every field of a REFUTE problem and of a counterexample line is type-checked ---------------------

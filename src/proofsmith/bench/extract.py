@@ -7,10 +7,10 @@ For each library (a directory, as `proofsmith extract coq DIR` takes it), in the
 - time_ratio_vs_coqc: extraction wall time (trace and merge) / plain `coqc` of the same files
   with the same jobs (goal <= 3). Their imports resolve to the installed .vo, for coqc as for
   the extraction, so the order within the library does not change what either does.
-- bytes_per_tactic: the stored corpus, the whole raw directory (theorems.jsonl, states.sqlite,
+- bytes_per_tactic: the stored corpus, the whole raw directory (theorems.jsonl.gz, states.sqlite,
   files/, tasks.jsonl, sources/, corpus, facts...) and the dataset (data/, README.md) together,
   per traced tactic (goal <= 1,360); `stored_bytes` breaks it down. `old_bytes_per_tactic`
-  is the same directory with theorems.jsonl and tasks.jsonl written the old way (every state
+  is the same directory with theorems (plain JSONL) and tasks.jsonl written the old way (every state
   and every prelude in full; no states.sqlite, no sources/), measured on this run's corpus
   (an underestimate: the old files/ held each file's result whole too).
 `quick`: theories/Lists (its sections' preludes are file prefixes) and user-contrib/AAC_tactics
@@ -95,7 +95,7 @@ def bench_library(src: Path, tmp: Path) -> dict:
     tactics = max(1, s["traced_tactics"])
     stored = {f"raw/{p.name}": _size(p) for p in sorted((out / "raw").iterdir())}
     stored.update({name: _size(out / name) for name in DATASET})
-    compact = ("raw/theorems.jsonl", "raw/tasks.jsonl", "raw/states.sqlite", "raw/sources")
+    compact = ("raw/theorems.jsonl.gz", "raw/theorems.jsonl", "raw/tasks.jsonl", "raw/states.sqlite", "raw/sources")
     old_bytes = sum(v for k, v in stored.items() if k not in compact) + old_theorems + old_tasks
     return {
         "library": lib.name, "files": len(files), "files_failed": len(errors), "coqc_files_ok": coqc_ok,

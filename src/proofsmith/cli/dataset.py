@@ -19,7 +19,9 @@ def info(directory: str = typer.Argument(..., help="A dataset directory (README.
         print(f"{config:16s} " + "  ".join(f"{s}={n}" for s, n in splits.items()))
     from pathlib import Path
 
-    if Path(directory, "raw", "theorems.jsonl").is_file():
+    from ..extract.state_store import theorems_file
+
+    if theorems_file(Path(directory, "raw")).is_file():
         from ..extract.coq_run import merged_statistics
 
         print(json.dumps(merged_statistics(Path(directory)), sort_keys=True))
@@ -39,8 +41,10 @@ def split(
     from ._options import at_least
 
     at_least(0, seed=seed, held_out=held_out)
-    if not Path(directory, "raw", "theorems.jsonl").is_file():
-        raise ProofsmithError(f"{directory}: no raw/theorems.jsonl (run `proofsmith extract coq` first)")
+    from ..extract.state_store import theorems_file
+
+    if not theorems_file(Path(directory, "raw")).is_file():
+        raise ProofsmithError(f"{directory}: no raw/theorems.jsonl.gz (run `proofsmith extract coq` first)")
     info_path = Path(directory, "raw", "card.json")
     card_info = json.loads(info_path.read_text()) if info_path.is_file() else None
     if card_info is None:

@@ -18,6 +18,7 @@ from ..coq.syntax import statement_head_removed, strip_comments
 from ..core import ProofsmithError
 from . import splits as sp
 from .hub import Card, Streamed, save_dataset
+from ..extract.state_store import theorems_file
 
 RAW_FILES = ("theorems", "corpus", "facts", "tasks", "errors")
 
@@ -84,7 +85,7 @@ def build_dataset(out_dir: str | Path, card_info: dict[str, Any], seed: int = sp
     out = Path(out_dir)
     raw = out / "raw"
     keys, files, premises, slim = [], [], [], []
-    for t in read_jsonl(raw / "theorems.jsonl"):  # compact (states by id): nothing inflated
+    for t in read_jsonl(theorems_file(raw)):  # compact (states by id): nothing inflated
         keys.append(statement_key(t["statement"]))
         files.append(f"{t['provenance']['project']}/{t['file_path']}")
         premises.append(theorem_premises(t))

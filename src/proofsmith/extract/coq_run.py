@@ -11,6 +11,7 @@ The executor is a thread pool (each step mostly waits on its own coqidetop) or R
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import time
@@ -23,7 +24,7 @@ from ..outdir import claim
 from ..runs import Jsonl, Ray, Threads, read_complete_jsonl, run_resumable, write_atomic
 from .coq import ExtractOptions, FileJob, extract_file
 from .coq_project import CoqLibrary, coq_version, ensure_built, find_library, installed_libraries
-from .state_store import SOURCES_DIR, STORE_NAME, StateStore, StoredResults, file_records, task_line
+from .state_store import SOURCES_DIR, STORE_NAME, THEOREMS, StateStore, theorems_file, StoredResults, file_records, task_line
 
 
 def job_key(job: FileJob) -> str:
@@ -86,8 +87,12 @@ def extract_libraries(
 
 
 def merge(out: Path, jobs: list[FileJob]) -> None:
-    """Concatenate the per-file results into OUT/raw/{theorems,corpus,facts,tasks,errors}.jsonl."""
-    handles = {n: (out / "raw" / f"{n}.jsonl.tmp").open("w") for n in ("theorems", "corpus", "facts", "tasks", "errors")}
+    """Concatenate the per-file results into OUT/raw/{corpus,facts,tasks,errors}.jsonl and
+    raw/theorems.jsonl.gz (state_store.THEOREMS)."""
+    final = {n: out / "raw" / f"{n}.jsonl" for n in ("corpus", "facts", "tasks", "errors")}
+    final["theorems"] = out / "raw" / THEOREMS
+    handles = {n: (gzip.open(p.with_name(p.name + ".tmp"), "wt", encoding="utf-8", compresslevel=6) if n == "theorems"
+                   else p.with_name(p.name + ".tmp").open("w")) for n, p in final.items()}
     verdicts = _read_verdicts(out)
     store = StateStore(out / "raw" / STORE_NAME)
     sources: set[str | None] = set()
@@ -114,7 +119,8 @@ def merge(out: Path, jobs: list[FileJob]) -> None:
     store.close()
     for n, h in handles.items():
         h.close()
-        (out / "raw" / f"{n}.jsonl.tmp").replace(out / "raw" / f"{n}.jsonl")
+        final[n].with_name(final[n].name + ".tmp").replace(final[n])
+    (out / "raw" / "theorems.jsonl").unlink(missing_ok=True)  # an earlier version's plain file, now in THEOREMS
     for stale in (out / "raw" / SOURCES_DIR).glob("*"):  # an earlier merge's, that no task names now
         if f"{SOURCES_DIR}/{stale.name}" not in sources:
             stale.unlink()
@@ -159,7 +165,9 @@ def verify_tasks(out: Path, progress: bool = True) -> None:
 def merged_statistics(out: Path) -> dict[str, Any]:
     from ..datasets.coq import RAW_FILES, corpus_statistics, read_jsonl
 
-    stats = corpus_statistics({n: list(read_jsonl(out / "raw" / f"{n}.jsonl")) for n in RAW_FILES})
+    raw = out / "raw"
+    stats = corpus_statistics({n: list(read_jsonl(theorems_file(raw) if n == "theorems" else raw / f"{n}.jsonl"))
+                               for n in RAW_FILES})
     if (out / "raw" / STORE_NAME).is_file():
         with StateStore(out / "raw" / STORE_NAME, create=False) as store:
             stats["distinct_states"] = store.count()

@@ -10,7 +10,8 @@ thing is stored once, keyed by its content hash:
   them, as zlib-compressed JSON, up to `CHUNK_BYTES` of it per chunk.
 - ``files/<key>.json``: one traced file's summary and the id of its records (runs/ resumes
   by these).
-- ``theorems.jsonl``: every theorem, compact (stored_records.py): a tactic names its states
+- ``theorems.jsonl.gz``: every theorem, compact (stored_records.py), gzipped (its per-theorem
+  fields, imports, provenance, names, repeat from theorem to theorem): a tactic names its states
   by id (``before``, ``after``), a theorem its first goals (``initial``) and, where its
   prelude is the file up to the statement, that prefix's length (``prelude_chars``).
 
@@ -44,6 +45,14 @@ CHUNK_BYTES = 256 << 10  # of JSON per compressed chunk (zlib's window is 32 KiB
 CACHED_CHUNKS = 8
 STATE = 0  # the kind of a proof state (stored_records.py: states, sources, a file's records)
 STORE_NAME = "states.sqlite"
+THEOREMS = "theorems.jsonl.gz"  # raw/theorems.jsonl (plain) in outputs of earlier versions
+
+
+def theorems_file(raw: str | Path) -> Path:
+    """raw/theorems.jsonl.gz, or an earlier version's plain raw/theorems.jsonl where only that is there."""
+    gz = Path(raw) / THEOREMS
+    plain = Path(raw) / "theorems.jsonl"
+    return plain if plain.is_file() and not gz.is_file() else gz
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS chunks (id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
            ("CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind INTEGER NOT NULL, chunk INTEGER NOT NULL)"
             " WITHOUT ROWID"))
@@ -179,12 +188,12 @@ def read_theorems(corpus_dir: str | Path) -> Iterator[dict]:
     """Every theorem of an extracted Coq corpus (`proofsmith extract coq --out DIR`), full:
     ``traced_tactics[]`` with ``tactic``, ``state_before``/``state_after`` (text, as coqtop
     prints them), ``goals_before``/``goals_after`` (structured), ``premises``; ``initial_goals``,
-    ``prelude``, ``provenance``... In raw/theorems.jsonl's order; one theorem in memory at a time.
+    ``prelude``, ``provenance``... In raw/theorems.jsonl.gz's order; one theorem in memory at a time.
     A torn or broken line is one ProofsmithError naming the file and line."""
     from ..io import read_jsonl
 
     raw = Path(corpus_dir) / "raw"
-    path = raw / "theorems.jsonl"
+    path = theorems_file(raw)
     if not path.is_file():
         return
     store = StateStore(raw / STORE_NAME, create=False) if (raw / STORE_NAME).is_file() else None

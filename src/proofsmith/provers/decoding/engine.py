@@ -267,6 +267,7 @@ def stream(
     stop_fn: Callable[[list[int]], bool] | None = None,
     max_rows: int | None = None,
     stats: DecodeStats | None = None,
+    first_mask: torch.Tensor | None = None,
 ) -> Iterator[Row]:
     """Each prompt's row as it finishes (continuous batching).
 
@@ -277,6 +278,8 @@ def stream(
     generator per prompt (`generator` a sequence) a row's tokens do not depend on which
     rows it shares the batch with, nor (deterministic drafts) on the drafts: each of its
     tokens is one draw from its own generator.
+    `first_mask` (vocab,), additive: each row's first token is drawn from its logits plus
+    the mask (a constrained start); its log-probability stays the model's own.
     """
     if isinstance(prompts, torch.Tensor):
         prompts = prompts.tolist()
@@ -330,7 +333,11 @@ def stream(
         ended = []
         for i, r in enumerate(rows):
             row_generator = generators[r] if generators is not None else generator
-            path, emitted, source = _verify_row(_TargetChoices(logits[i], warp, row_generator), proposals[i],
+            choose = logits[i]
+            if first_mask is not None and not out_tokens[r]:  # node 0 gives the row's first token
+                choose = choose.clone()
+                choose[0] += first_mask.to(choose.device, choose.dtype)
+            path, emitted, source = _verify_row(_TargetChoices(choose, warp, row_generator), proposals[i],
                                                 children[i])
             drafted_depth = int(depth[i].max())
             lengths[r].update(drafted_depth, len(path) - 1)

@@ -87,8 +87,10 @@ class TacticGenerator:
         return [self.cache[s] for s in states]
 
     def _sample_many(self, states: list[str]) -> list[list[Completion]]:
-        """`num` samples per state, every state's rows in one engine stream; rows not finished
-        by `deadline` are dropped (a search's wall budget holds while the model decodes)."""
+        """`num` samples per state, every state's rows in one engine stream (each prompt prefilled
+        once, its few-shot prefix from the prefix store); constrained, a row's first token is drawn
+        under the tactic-word mask (as `strategies.sample`). Rows not finished by `deadline` are
+        dropped (a search's wall budget holds while the model decodes)."""
         import time
 
         import torch
@@ -98,43 +100,21 @@ class TacticGenerator:
         n, tok = self.config.num, self.lm.tokenizer
         ids = [tok(self._prompt(s), add_special_tokens=False).input_ids for s in states]
         generator = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
-        # constrained: each row's first token is drawn here, under the tactic-word mask
-        heads = self._first_tokens(ids, generator) if self.constrained else [([], 0.0)] * (len(ids) * n)
+        if self.constrained and not hasattr(self, "_mask"):
+            self._mask = strategies.first_token_mask(self.lm, prompts.TACTIC_WORDS)
         eos, stop_fn = stop_rule(tok, ("\n",))
-        rows = stream(self.lm.model, [ids[i // n] + head for i, (head, _) in enumerate(heads)],
-                      max(1, self.config.max_new_tokens - (1 if self.constrained else 0)),
+        rows = stream(self.lm.model, [ids[i // n] for i in range(len(ids) * n)], self.config.max_new_tokens,
                       temperature=self.config.temperature, top_p=self.config.top_p, eos_token_id=eos,
-                      generator=generator, pad_token_id=tok.pad_token_id or 0, stop_fn=stop_fn)
+                      generator=generator, pad_token_id=tok.pad_token_id or 0, stop_fn=stop_fn,
+                      first_mask=self._mask if self.constrained else None)
         found: list[list[Completion]] = [[] for _ in states]
         with torch.no_grad():
             for row in rows:
-                head, head_logp = heads[row.index]
-                found[row.index // n].append(cut(tok, head + list(row.tokens), [head_logp] * len(head) + list(row.logprobs),
-                                                 ("\n",)))
+                found[row.index // n].append(cut(tok, list(row.tokens), list(row.logprobs), ("\n",)))
                 if self.deadline is not None and time.monotonic() > self.deadline:
                     rows.close()
                     break
         return found
-
-    def _first_tokens(self, ids: list[list[int]], generator) -> list[tuple[list[int], float]]:
-        """`num` first tokens per prompt, sampled from its masked, warped logits (as `strategies.sample`
-        does), each with its log-probability under the model; the prompts' prefix comes from the store."""
-        import torch
-
-        from ..decoding.engine import Warp
-        from ..decoding.strategies import _open
-
-        if not hasattr(self, "_mask"):
-            self._mask = strategies.first_token_mask(self.lm, prompts.TACTIC_WORDS)
-        heads = []
-        with torch.no_grad():
-            for prompt in ids:
-                _, logits = _open(self.lm, prompt, 1, 1)
-                warped = Warp(self.config.temperature, self.config.top_p).probs(logits[0] + self._mask.to(logits.device))
-                model_logp = torch.log_softmax(logits[0], dim=-1)
-                picks = torch.multinomial(warped, self.config.num, replacement=True, generator=generator).tolist()
-                heads += [([t], float(model_logp[t])) for t in picks]
-        return heads
 
     def _clean(self, raw: list[Completion]) -> list[Completion]:
         """Cleaned, de-duplicated tactics (each with its best log-probability), best first."""
