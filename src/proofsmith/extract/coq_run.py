@@ -166,8 +166,8 @@ def merged_statistics(out: Path) -> dict[str, Any]:
     from ..datasets.coq import RAW_FILES, corpus_statistics, read_jsonl
 
     raw = out / "raw"
-    stats = corpus_statistics({n: list(read_jsonl(theorems_file(raw) if n == "theorems" else raw / f"{n}.jsonl"))
-                               for n in RAW_FILES})
+    stats = corpus_statistics({n: read_jsonl(theorems_file(raw) if n == "theorems" else raw / f"{n}.jsonl")
+                               for n in RAW_FILES})  # each table streamed once
     if (out / "raw" / STORE_NAME).is_file():
         with StateStore(out / "raw" / STORE_NAME, create=False) as store:
             stats["distinct_states"] = store.count()
