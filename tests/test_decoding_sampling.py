@@ -92,3 +92,24 @@ def test_nan_and_zero_rows_do_not_poison_sampling():
     probs = Warp(1.0, 0.5).probs(torch.tensor([[float("nan")] * 4, [0.0, 1.0, 2.0, 3.0]]))
     assert torch.isfinite(probs).all()
     assert torch.allclose(probs.sum(-1), torch.ones(2))
+
+
+def test_a_first_mask_constrains_the_first_token_and_keeps_the_models_logprob(model):
+    """`stream(first_mask=...)`: first tokens follow the warped target restricted to the allowed
+    tokens (chi-square), later tokens are free, and each row's first log-probability is the model's own."""
+    from proofsmith.provers.decoding.engine import stream
+
+    warp, allowed = Warp(0.8, 1.0), [2, 5, 6]
+    vocab = model.config.vocab_size
+    mask = torch.full((vocab,), float("-inf"))
+    mask[allowed] = 0.0
+    rows = list(stream(model, [PROMPT] * 2000, 2, temperature=warp.temperature, top_p=warp.top_p,
+                       generator=torch.Generator().manual_seed(5), first_mask=mask))
+    firsts = torch.tensor([r.tokens[0] for r in rows])
+    with torch.no_grad():
+        logits = model(torch.tensor([PROMPT])).logits[0, -1].float()
+    assert set(firsts.tolist()) <= set(allowed)
+    assert chi_square_p(torch.bincount(firsts, minlength=vocab), warp.probs(logits + mask)) > 1e-3
+    model_logp = torch.log_softmax(logits, -1)
+    assert all(abs(r.logprobs[0] - float(model_logp[r.tokens[0]])) < 1e-4 for r in rows[:50])
+    assert len({r.tokens[1] for r in rows} - set(allowed)) > 0  # the mask held for the first token only

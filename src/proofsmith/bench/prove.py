@@ -29,7 +29,7 @@ from pathlib import Path
 from ..checkers.sandbox import Limits, get_sandbox
 from ..coq.sentences import split_sentences
 from ..demo import stdlib_corpus
-from ..provers.decoding.models import cached_model
+from ..provers.decoding.models import prover_model
 from ..provers.search.batch import prove_all
 from ..provers.search.coq_session import CoqSession
 from ..provers.search.generator import DecodingConfig
@@ -91,7 +91,7 @@ def run(quick: bool = False) -> dict:
     runs["model"] = ProverConfig(mode="search", **budget)
     runs["hybrid"] = ProverConfig(mode="hybrid", **budget)
     summaries, records = {}, {}
-    cached_model(None, None)  # loaded once before the clocks start (as a worker loads it once)
+    prover_model(None, None)  # the prover the runs use (adapter merged), loaded once before the clocks start
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in runs.items():
             records[name] = prove_all(tasks, config, Path(tmp, f"{name}.jsonl"), progress=True)
