@@ -258,13 +258,16 @@ def test_check_does_not_wait_for_a_sample_still_running(tmp_path):
     assert [r["task_id"] for r in read_jsonl(out)] == ids[:1]
 
 
+N_PROVE = 40
+
+
 @needs_coq
 @pytest.mark.slow
 def test_prove_with_worker_processes_stops_on_sigterm_and_resumes(tmp_path):
     tasks = write_jsonl(tmp_path / "tasks.jsonl", [
         {"task_id": f"t{i}", "kind": "coq", "prelude": "Require Import List.",
          "statement": f"Lemma l{i} (A : Type) (x : A) (xs : list A) : length (x :: xs) = S (length xs) + {i} - {i}."}
-        for i in range(12)])
+        for i in range(N_PROVE)])  # enough that the pool cannot finish them between line 2 and the signal
     tag = f"PROOFSMITH_TEST_RUN={uuid.uuid4().hex}"
     env = {**os.environ, tag.split("=")[0]: tag.split("=")[1]}
     out = tmp_path / "run.jsonl"
@@ -274,11 +277,11 @@ def test_prove_with_worker_processes_stops_on_sigterm_and_resumes(tmp_path):
     assert _interrupt(proc, signal.SIGTERM, err) < 10
     assert _live_processes_tagged(tag) == []  # the pool's workers and their coqidetops too
     done = [r["task_id"] for r in read_jsonl(out)]
-    assert 2 <= len(done) < 12 and len(set(done)) == len(done)
+    assert 2 <= len(done) < N_PROVE and len(set(done)) == len(done)
     again = cli(*cmd, "-q", env=env)
     assert again.returncode == 0, again.stderr
     final = [r["task_id"] for r in read_jsonl(out)]
-    assert sorted(final) == sorted(f"t{i}" for i in range(12)) and final[:len(done)] == done
+    assert sorted(final) == sorted(f"t{i}" for i in range(N_PROVE)) and final[:len(done)] == done
 
 
 @pytest.fixture(scope="module")

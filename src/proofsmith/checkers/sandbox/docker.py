@@ -60,6 +60,7 @@ IMAGE = "proofsmith-sandbox:latest"
 LABEL = "proofsmith.sandbox"
 SANDBOX_USER = "65534:65534"  # nobody: owns the scratch dir, nothing else
 _BOOT_SOURCE = Path(__file__).with_name("docker_boot.py").read_text()
+DRAIN_S = 2.0  # how long output may trail the first process's report
 _HOW_TO_START = "start one with scripts/start-docker.sh (or `sudo dockerd &`), or point DOCKER_HOST at one"
 
 
@@ -316,15 +317,20 @@ class DockerSandbox(Sandbox):
     def _pump(self, container: _Container, stream: RunStream, deadline: float) -> bool:
         """Read the attach stream to its end; kill the container at the deadline or on overflow."""
         killed = False
+        drain_until = None  # set once the report is in: stderr frames may still follow it
         container.sock.setblocking(False)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 and not killed:
+            now = time.monotonic()
+            if drain_until is not None and now >= drain_until:
+                return killed
+            remaining = deadline - now
+            if remaining <= 0 and not killed and drain_until is None:
                 stream.timed_out = True
                 killed = self._kill(container)
                 deadline = time.monotonic() + 30  # the engine closes the stream once the container is gone
                 continue
-            readable, _, _ = select.select([container.sock], [], [], max(remaining, 0.0))
+            wait = max(remaining, 0.0) if drain_until is None else drain_until - now
+            readable, _, _ = select.select([container.sock], [], [], wait)
             if not readable:
                 if killed and time.monotonic() >= deadline:
                     return killed
@@ -338,8 +344,11 @@ class DockerSandbox(Sandbox):
             if not data:
                 return killed
             stream.feed(data)
-            if stream.report() is not None:  # everything else in the container is dead already
-                return killed
+            if drain_until is None and stream.report() is not None:
+                # every process of the run is dead, but docker copies stdout and stderr separately:
+                # the job's last stderr frames can come after the report on stdout. Read on to the
+                # stream's end (PID 1 exits after the report), at most DRAIN_S.
+                drain_until = time.monotonic() + DRAIN_S
             if stream.overflow and not killed:
                 killed = self._kill(container)
                 deadline = time.monotonic() + 30
