@@ -42,10 +42,11 @@ def corpus(tmp_path_factory):
 def test_each_library_extracts_with_states(corpus):
     from proofsmith.datasets.coq import RAW_FILES, read_jsonl
     from proofsmith.datasets.coq_card import library_rows
+    from proofsmith.extract.state_store import raw_file
 
     out, _ = corpus
     info = json.loads((out / "raw" / "card.json").read_text())
-    raw = {n: list(read_jsonl(out / "raw" / f"{n}.jsonl")) for n in RAW_FILES}
+    raw = {n: list(read_jsonl(raw_file(out / "raw", n))) for n in RAW_FILES}
     rows = {r["name"]: r for r in library_rows(raw, info["libraries"])}
     assert set(rows) == set(LIBRARIES)
     for row in rows.values():

@@ -24,7 +24,7 @@ from ..outdir import claim
 from ..runs import Jsonl, Ray, Threads, read_complete_jsonl, run_resumable, write_atomic
 from .coq import ExtractOptions, FileJob, extract_file
 from .coq_project import CoqLibrary, coq_version, ensure_built, find_library, installed_libraries
-from .state_store import SOURCES_DIR, STORE_NAME, THEOREMS, StateStore, theorems_file, StoredResults, file_records, task_line
+from .state_store import SOURCES_DIR, STORE_NAME, THEOREMS, StateStore, raw_file, StoredResults, file_records, task_line
 
 
 def job_key(job: FileJob) -> str:
@@ -166,8 +166,7 @@ def merged_statistics(out: Path) -> dict[str, Any]:
     from ..datasets.coq import RAW_FILES, corpus_statistics, read_jsonl
 
     raw = out / "raw"
-    stats = corpus_statistics({n: read_jsonl(theorems_file(raw) if n == "theorems" else raw / f"{n}.jsonl")
-                               for n in RAW_FILES})  # each table streamed once
+    stats = corpus_statistics({n: read_jsonl(raw_file(raw, n)) for n in RAW_FILES})  # each table streamed once
     if (out / "raw" / STORE_NAME).is_file():
         with StateStore(out / "raw" / STORE_NAME, create=False) as store:
             stats["distinct_states"] = store.count()

@@ -53,6 +53,11 @@ def theorems_file(raw: str | Path) -> Path:
     gz = Path(raw) / THEOREMS
     plain = Path(raw) / "theorems.jsonl"
     return plain if plain.is_file() and not gz.is_file() else gz
+
+
+def raw_file(raw: str | Path, name: str) -> Path:
+    """Where raw table `name` (theorems, corpus, facts, tasks, errors) of an extraction is."""
+    return theorems_file(raw) if name == "theorems" else Path(raw) / f"{name}.jsonl"
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS chunks (id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
            ("CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind INTEGER NOT NULL, chunk INTEGER NOT NULL)"
             " WITHOUT ROWID"))
