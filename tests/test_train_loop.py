@@ -123,4 +123,6 @@ def test_cli_trains_the_default_model_with_lora(tasks_file, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["done"]
     lm = load_model(str(out), device="cpu")
-    assert type(lm.model).__name__ == "PeftModelForCausalLM" and lm.model.config.vocab_size == 49152
+    assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()  # LoRA, not full weights
+    # the adapter is merged into the default model's weights when loaded (models.load_model), so it runs on the fast path
+    assert type(lm.model).__name__ == "LlamaForCausalLM" and lm.model.config.vocab_size == 49152
