@@ -29,7 +29,8 @@ MARKER = ".proofsmith"
 LEGACY_FILES = ("README.md", "data/*/*-of-*.parquet")  # what old versions wrote beside their manifests
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
@@ -51,7 +52,7 @@ class OutDir:
         if rel not in self.files or not target.is_file() or target.is_symlink():
             return False
         digest = self.files[rel]
-        return digest is None or _sha256(target) == digest  # None: being written, or adopted
+        return digest is None or file_sha256(target) == digest  # None: being written, or adopted
 
     def check_writable(self, names: Iterable[str]) -> None:
         for rel in names:
@@ -73,7 +74,7 @@ class OutDir:
             staged.append((tmp, target, rel))
         for tmp, target, rel in staged:  # after the slow part: readers see old or new files, briefly both
             os.replace(tmp, target)
-            self.files[rel] = _sha256(target)
+            self.files[rel] = file_sha256(target)
         if stale_under is not None:
             for rel in sorted(r for r in self.files if r.startswith(stale_under) and r not in files):
                 if self.owns(rel):

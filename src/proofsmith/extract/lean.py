@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import shutil
@@ -23,6 +22,7 @@ from typing import Any
 
 from ..core import ProofsmithError
 from ..datasets import leandojo as ld
+from ..outdir import file_sha256
 from ..runs import Directory, run_resumable
 
 
@@ -39,14 +39,6 @@ def missing_toolchain() -> str | None:
             "(curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh, which brings "
             "lake and lean) and lean-dojo (pip install 'proofsmith[lean]'); lean-dojo also needs the network "
             "(GitHub) while it traces. A downloaded Benchmark 4 imports without them: --benchmark DIR")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 class ImportStep:
@@ -78,7 +70,7 @@ def import_benchmark(src: str, out_dir: str, *, progress: bool = True, build: bo
     items = [{"key": f"{s}/{p}", "split": s, "part": p, "path": str(path)}
              for s, parts in ld.split_files(src).items() for p, path in parts.items()]
     run = run_resumable(items, ImportStep(out), Directory(out / "raw" / "files"), key=lambda i: i["key"],
-                        fingerprint=lambda i: {"key": i["key"], "sha256": _sha256(Path(i["path"]))},
+                        fingerprint=lambda i: {"key": i["key"], "sha256": file_sha256(Path(i["path"]))},
                         progress=progress, desc="extract lean", unit="file")
     summary: dict[str, Any] = {"files": len(items), "files_this_run": run.ran}
     summaries = [json.loads(Directory(out / "raw" / "files").file(i["key"]).read_text()) for i in items]
