@@ -14,6 +14,7 @@ import pytest
 
 from proofsmith.checkers.coq import CoqChecker
 from proofsmith.core import Candidate, Task
+from proofsmith.provers.decoding.completion import Completion
 from proofsmith.provers.search import structural
 from proofsmith.provers.search.coq_session import CoqSession
 from proofsmith.provers.search.hybrid import HybridProposer
@@ -120,3 +121,50 @@ def test_model_tactics_for_several_states_come_from_one_call_and_are_cached():
     assert seeded[0] != seeded[1]  # another seed, other samples (an attempt is not a copy)
     late = TacticGenerator(lm, config, seed=1, deadline=time.monotonic())  # already past: stops at the first row
     assert sum(len(t) for t in late.batch(states)) <= 1
+
+
+class SlowModel:
+    """A hybrid generator whose model call takes `seconds` (a stand-in for decoding): records when
+    cheap expansions ran, and whether the search cancelled a call in flight."""
+
+    def __init__(self, proposer: HybridProposer, seconds: float, tactic: str | None = None):
+        self.proposer, self.seconds, self.tactic = proposer, seconds, tactic
+        self.has_model, self.calls, self.cheap_times, self.cancelled = True, [], [], False
+
+    def cheap(self, state):
+        self.cheap_times.append(time.monotonic())
+        return self.proposer.cheap(state)
+
+    def batch(self, states):
+        started = time.monotonic()
+        while time.monotonic() - started < self.seconds and not self.cancelled:
+            time.sleep(0.01)
+        self.calls.append((started, time.monotonic(), len(states)))
+        return [[Completion(self.tactic, -0.1)] if self.tactic else [] for _ in states]
+
+    def cancel(self):
+        self.cancelled = True
+
+
+@needs_coq
+def test_cheap_expansions_go_on_while_the_model_decodes():
+    with CoqSession("", "Lemma hard (n m : nat) : n * m = m * n + 0 * n.", tactic_timeout=1, sandbox=None) as session:
+        slow = SlowModel(_proposer(session), seconds=1.5)
+        result = best_first_search(session, slow, max_expansions=10_000, timeout_s=4.0, batch=2)
+    assert result.status == "timeout" and slow.calls and slow.cancelled  # the last call was stopped at the end
+    first_start, first_end, _ = slow.calls[0]
+    during = [t for t in slow.cheap_times if first_start < t < first_end]
+    assert during, "no cheap expansion ran while the model decoded"
+    assert result.model_expansions == sum(n for _, _, n in slow.calls)
+    assert result.expansions == len(slow.cheap_times) + result.model_expansions
+
+
+@needs_coq
+def test_the_model_tactics_of_a_call_in_flight_are_run_when_it_returns():
+    # the cheap candidates cannot prove it in one step; the model's tactic does, after its slow call
+    statement = "Lemma mul_comm' (n m : nat) : n * m = m * n."
+    with CoqSession("Require Import PeanoNat.", statement, tactic_timeout=1, sandbox=None) as session:
+        slow = SlowModel(_proposer(session), seconds=0.5, tactic="apply Nat.mul_comm.")
+        result = best_first_search(session, slow, max_expansions=200, timeout_s=60, batch=1)
+    assert result.proved and result.proof[-1] == "apply Nat.mul_comm.", result
+    assert result.model_expansions >= 1 and not slow.cancelled

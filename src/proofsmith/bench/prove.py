@@ -11,7 +11,9 @@ Side by side in one run, on the test split (`random`) of the standard library's
    `hybrid_vs_best_baseline` = proved by hybrid / proved by the best of the others.
 2. Search throughput: `expansions_per_s` of hybrid search (frontier entries expanded,
    cheap and model ones, per second of search; `expansions_per_wall_s` per wall second
-   of the theorem, opening it and the re-check included), `model_expansions_per_s`
+   of the theorem, opening it and the re-check included), against model-only search
+   (what `prove` ran before hybrid search) in the same run: `expansions_vs_model_search`;
+   `model_expansions_per_s`
    (states whose tactics the model proposed, per second of search) for hybrid and for
    the model alone, and the median seconds per theorem of every run.
 3. Step speed. Ours: one tactic in a live coqidetop session (`CoqSession.run_tactic`).
@@ -107,6 +109,11 @@ def run(quick: bool = False) -> dict:
     for task_id, proof in summaries["hybrid"].examples:
         print(f"  {task_id}:  {' '.join(proof.split())}")
 
+    rate = {name: _search_rate(records[name], "expansions") for name in ("hybrid", "model")}
+    rate_ratio = rate["hybrid"] / rate["model"] if rate["model"] else 0.0
+    print(f"expansions per second of search: hybrid {rate['hybrid']:.2f}, model-only search {rate['model']:.2f}: "
+          f"{rate_ratio:.1f}x")
+
     speed = step_speed(tasks[:4], max_steps=3 if quick else 6)
     speedup = speed["coqc_step_s"] / speed["session_step_s"]
     print(f"\ntactic step (median): live session {speed['session_step_s']:.4f} s, coqc on the prefix "
@@ -120,6 +127,7 @@ def run(quick: bool = False) -> dict:
         "median_seconds_per_theorem": {name: round(m, 3) for name, m in medians.items()},
         "expansions_per_s": round(_search_rate(hybrid, "expansions"), 3),
         "expansions_per_wall_s": round(_search_rate(hybrid, "expansions", "seconds"), 3),
+        "expansions_vs_model_search": round(rate_ratio, 2),
         "model_expansions_per_s": {name: round(_search_rate(records[name], "model_expansions"), 3)
                                    for name in ("model", "hybrid")},
         "model_time_share_hybrid": round(sum(r.get("model_seconds", 0) for r in hybrid)

@@ -5,7 +5,8 @@ The file is prelude + statement + proof, compiled by coqc in the sandbox as modu
 full name (its short name, the newest definition, when the prelude leaves a Section or
 Module open, as a statement taken from inside a section does; `End` sentences then
 close them). First, without the candidate, the task itself is compiled: prelude + statement +
-`Admitted.` (cached per task). When that fails the task is broken and the verdict is
+`Admitted.` (cached per task; a task's first check runs it beside the candidate's
+file, two coqc processes at once). When that fails the task is broken and the verdict is
 `error` with the prelude's first error, whatever the candidate; when it compiles, every
 failure of the candidate's file is the candidate's (`failed`): no proof can turn its own
 failure into `error` (which `eval` leaves out of pass@k). It passes only when
@@ -28,6 +29,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..coq.sentences import SentenceError, split_sentences
@@ -99,18 +101,22 @@ class CoqChecker:
         # inside a Section or Module the full name does not resolve yet: the short name is
         # the newest definition, the candidate's; the types compare before generalisation
         full = name if ends else f"{MODULE}.{name}"
-        reference = self._reference_type(task, head, ends, full)
+        refused, source = self._refusal(candidate), None
+        if refused is None:
+            source = head + normalize_proof(candidate.text) + f"\nCheck {full}.\nPrint Assumptions {full}.\n{ends}"
+        run = None
+        if source is not None and self._reference_key(task, head, ends) not in self._reference_cache:
+            with ThreadPoolExecutor(1) as pool:  # a task's first check: its reference run and the candidate's at once
+                pending = pool.submit(self._coqc, source, task)
+                reference = self._reference_type(task, head, ends, full)
+                run = pending.result()
+        else:
+            reference = self._reference_type(task, head, ends, full)
         if isinstance(reference, Verdict):  # the task is broken, whatever the candidate
             return reference
-        why = first_not_unicode([("proof", candidate.text)])
-        if why:
-            return Verdict("failed", why)
-        proof = normalize_proof(candidate.text)
-        bad = forbidden_use(proof)
-        if bad:
-            return Verdict("failed", f"proof uses {bad!r}, which is not allowed", details={"forbidden": bad})
-        source = head + proof + f"\nCheck {full}.\nPrint Assumptions {full}.\n{ends}"
-        run = self._coqc(source, task)
+        if refused is not None:
+            return refused
+        run = run or self._coqc(source, task)
         limited = run.limit_verdict("coqc")
         if limited:
             return limited
@@ -127,6 +133,17 @@ class CoqChecker:
             return Verdict("failed", "the theorem is assumed, not proved", run.wall_s, res)
         return Verdict("passed", "proved", run.wall_s, res, details={"axioms": assumptions})
 
+    @staticmethod
+    def _refusal(candidate: Candidate) -> Verdict | None:
+        """The verdict on a proof that fails before coqc runs (not Unicode text, an escape), or None."""
+        why = first_not_unicode([("proof", candidate.text)])
+        if why:
+            return Verdict("failed", why)
+        bad = forbidden_use(normalize_proof(candidate.text))
+        if bad:
+            return Verdict("failed", f"proof uses {bad!r}, which is not allowed", details={"forbidden": bad})
+        return None
+
     def _coqc(self, source: str, task: Task) -> RunResult:
         coq_args = list(task.meta.get("coq_args", []))
         args = [self.coqc, "-q", *coq_args, "-Q", ".", "PSCheck", "Candidate.v"]
@@ -138,13 +155,17 @@ class CoqChecker:
     def _reference_type(self, task: Task, head: str, ends: str, full: str) -> str | Verdict:
         """The theorem's type when the statement is merely admitted (no candidate in the file),
         or the `error` Verdict saying why the task does not compile on its own. Once per task."""
-        key = (head, ends, tuple(task.meta.get("coq_args", [])))
+        key = self._reference_key(task, head, ends)
         with self._reference_lock:
             lock = self._reference_locks.setdefault(key, threading.Lock())
         with lock:  # one reference run per task, however many samples check it at once
             if key not in self._reference_cache:
                 self._reference_cache[key] = self._reference_run(task, head, ends, full)
         return self._reference_cache[key]
+
+    @staticmethod
+    def _reference_key(task: Task, head: str, ends: str) -> tuple:
+        return head, ends, tuple(task.meta.get("coq_args", []))
 
     def _reference_run(self, task: Task, head: str, ends: str, full: str) -> str | Verdict:
         run = self._coqc(head + f"Admitted.\nCheck {full}.\n{ends}", task)

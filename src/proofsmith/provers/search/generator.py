@@ -7,6 +7,7 @@ pass@N sampling. Both take an optional premise index whose top-k hits join the p
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,7 @@ class TacticGenerator:
     seed: int | None = None  # sampling: the seed of this search's generator (attempts differ by it)
     cache: dict[str, list[Completion]] = field(default_factory=dict)  # suggestions per state, this seed's
     deadline: float | None = None  # time.monotonic() after which sampling stops (what it has so far counts)
+    stopping: threading.Event = field(default_factory=threading.Event)  # cancel(): a call in flight ends
 
     def _prompt(self, state: str) -> str:
         hits = self.premises.retrieve(state, self.premises_k) if self.premises is not None else []
@@ -69,6 +71,10 @@ class TacticGenerator:
 
     def __call__(self, state: str) -> list[Completion]:
         return self.batch([state])[0]
+
+    def cancel(self) -> None:
+        """End a sampling call in flight (from another thread) at its next decoding step."""
+        self.stopping.set()
 
     def batch(self, states: list[str]) -> list[list[Completion]]:
         """Tactics for several states. Sampling decodes all their prompts in one engine call
@@ -89,8 +95,9 @@ class TacticGenerator:
     def _sample_many(self, states: list[str]) -> list[list[Completion]]:
         """`num` samples per state, every state's rows in one engine stream (each prompt prefilled
         once, its few-shot prefix from the prefix store); constrained, a row's first token is drawn
-        under the tactic-word mask (as `strategies.sample`). Rows not finished by `deadline` are
-        dropped (a search's wall budget holds while the model decodes)."""
+        under the tactic-word mask (as `strategies.sample`). At `deadline` or `cancel()` every row
+        ends at its next step, unfinished rows are dropped (a search's wall budget holds while
+        the model decodes)."""
         import time
 
         import torch
@@ -102,7 +109,12 @@ class TacticGenerator:
         generator = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
         if self.constrained and not hasattr(self, "_mask"):
             self._mask = strategies.first_token_mask(self.lm, prompts.TACTIC_WORDS)
-        eos, stop_fn = stop_rule(tok, ("\n",))
+        eos, stop_text = stop_rule(tok, ("\n",))
+
+        def stop_fn(tokens: list[int]) -> bool:
+            return (self.stopping.is_set() or (self.deadline is not None and time.monotonic() > self.deadline)
+                    or (stop_text is not None and stop_text(tokens)))
+
         rows = stream(self.lm.model, [ids[i // n] for i in range(len(ids) * n)], self.config.max_new_tokens,
                       temperature=self.config.temperature, top_p=self.config.top_p, eos_token_id=eos,
                       generator=generator, pad_token_id=tok.pad_token_id or 0, stop_fn=stop_fn,
@@ -111,9 +123,6 @@ class TacticGenerator:
         with torch.no_grad():
             for row in rows:
                 found[row.index // n].append(cut(tok, list(row.tokens), list(row.logprobs), ("\n",)))
-                if self.deadline is not None and time.monotonic() > self.deadline:
-                    rows.close()
-                    break
         return found
 
     def _clean(self, raw: list[Completion]) -> list[Completion]:

@@ -3,7 +3,8 @@
 `HybridProposer` is a generator for `best_first_search`: `cheap(state)` gives the
 candidates that cost no model call (search runs them first, and asks the model only
 for states they did not finish), `batch(states)` the model's tactics for several
-frontier states decoded at once. Every candidate carries a score on one scale, a
+frontier states decoded at once (search calls it from a worker thread, beside the
+cheap expansions), `cancel()` ends such a call when the search is over. Every candidate carries a score on one scale, a
 natural-log probability:
 
 - the model's tactics: their log-probability under the model (`TacticGenerator`);
@@ -42,6 +43,7 @@ class HybridProposer:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.noise_seed)
+        self._cancelled = False
 
     @property
     def has_model(self) -> bool:
@@ -65,12 +67,18 @@ class HybridProposer:
         """The model's tactics for each state, all states in one call (none without a model)."""
         if self.model is None and self.make_model is not None:  # loaded only when the cheap moves were not enough
             self.model = self.make_model()
-        if self.model is None:
+        if self.model is None or self._cancelled:
             return [[] for _ in states]
         batch = getattr(self.model, "batch", None)
         suggested = batch(states) if batch else [self.model(s) for s in states]
         self.tokens = getattr(self.model, "tokens", 0)
         return [list(s) for s in suggested]
+
+    def cancel(self) -> None:
+        """The search is over: a model call in flight ends at its next step, and no new one starts."""
+        self._cancelled = True
+        if (cancel := getattr(self.model, "cancel", None)) is not None:
+            cancel()
 
     def _gumbel(self) -> float:
         if self.noise_seed is None:

@@ -22,6 +22,7 @@ Modes:
 from __future__ import annotations
 
 import functools
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,7 +58,7 @@ class ProverConfig:
     premises: str | None = None  # a corpus.jsonl of premises (LeanDojo's shape) for retrieval
     premises_k: int = 4
     sandbox: str | None = "auto"  # where coqidetop and the checker run
-    threads: int | None = None  # torch threads per worker
+    threads: int | None = None  # torch threads per worker (hybrid's default: all cores but one, Coq's)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -93,8 +94,11 @@ def _model(config: ProverConfig):
 
     from ..decoding.models import prover_model
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    threads = config.threads
+    if threads is None and config.mode == "hybrid":  # the model decodes while Coq runs: leave Coq a core
+        threads = max(1, (os.cpu_count() or 2) - 1)
+    if threads:
+        torch.set_num_threads(threads)
     return prover_model(config.model, config.adapter)  # the default prover: models.default_prover
 
 
