@@ -36,7 +36,10 @@ CLOSERS = (  # tactic, log prior: cheap and usually right first
     ("intuition.", _RARE), ("firstorder.", _RARE), ("eauto.", _RARE), ("constructor; auto.", _RARE),
     ("simpl; auto.", _SOME), ("intros; simpl; auto.", _SOME), ("split; auto.", _RARE),
 )
-HAMMER_TACTICS = (("qauto.", _SOME), ("sauto.", _SOME), ("hauto.", _RARE), ("intros; sauto.", _RARE))
+# not `intros; sauto.`: sauto's inhabitation search introduces the goal's binders itself, so the two
+# agree (178 of 178 states of hybrid searches on the Lists test theorems: same error, same state or
+# both a proof) and it cost a cheap expansion ~57 ms of Coq time, a fifth of it
+HAMMER_TACTICS = (("qauto.", _SOME), ("sauto.", _SOME), ("hauto.", _RARE))
 HAMMER_IMPORT = "From Hammer Require Import Tactics."
 _NOT_AVAILABLE = re.compile(r"was not found in the current environment|Unknown tactic|Syntax error|not a valid tactic")
 
