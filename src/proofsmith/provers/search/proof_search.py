@@ -69,7 +69,6 @@ class _Node:
     order: int
     state: TacticState = field(compare=False)
     tactics: tuple[str, ...] = field(compare=False, default=())
-    model: bool = field(compare=False, default=True)  # False: this entry runs the generator's `cheap` candidates
 
 
 # Asking the model at a state is deferred behind that state's cheap candidates, as one more
@@ -117,10 +116,10 @@ class _Search:
         self.seen = {normalise(self.root.pp)}
         self.observe = getattr(generate, "observe", None)
 
-    def node(self, priority: float, state: TacticState, tactics: tuple[str, ...] = (), model: bool = True) -> _Node:
-        return _Node(priority, next(self.counter), state, tactics, model)
+    def node(self, priority: float, state: TacticState, tactics: tuple[str, ...] = ()) -> _Node:
+        return _Node(priority, next(self.counter), state, tactics)
 
-    def expand(self, node: _Node, candidates: Sequence[Completion], frontier: list, model: bool) -> bool:
+    def expand(self, node: _Node, candidates: Sequence[Completion], frontier: list) -> bool:
         """Run each candidate on the node's state, new states onto `frontier`; True once a proof counts."""
         result = self.result
         for candidate in candidates:
@@ -147,7 +146,7 @@ class _Search:
                     self.observe(candidate.text, outcome.message)
             elif (key := normalise(outcome.pp)) not in self.seen:  # merge states already reached by another path
                 self.seen.add(key)
-                heapq.heappush(frontier, self.node(node.priority - candidate.logprob, outcome, tactics, model))
+                heapq.heappush(frontier, self.node(node.priority - candidate.logprob, outcome, tactics))
         return False
 
     def stopped(self) -> bool:
@@ -171,13 +170,13 @@ class _Search:
             t = time.monotonic()
             proposals = many([n.state.pp for n in nodes]) if many else [self.generate(n.state.pp) for n in nodes]
             result.model_seconds += time.monotonic() - t
-            if any(self.expand(n, c, frontier, True) for n, c in zip(nodes, proposals)):
+            if any(self.expand(n, c, frontier) for n, c in zip(nodes, proposals)):
                 return
 
     def hybrid(self, batch: int) -> None:
         """Cheap entries here, model entries in a worker thread, both best first, at the same time."""
         generate, result = self.generate, self.result
-        cheap_frontier, model_frontier = [self.node(0.0, self.root, model=False)], []
+        cheap_frontier, model_frontier = [self.node(0.0, self.root)], []
         uses_model = getattr(generate, "has_model", True)
         many = getattr(generate, "batch", None)
         worker = ThreadPoolExecutor(1, thread_name_prefix="proposals") if uses_model else None
@@ -193,7 +192,7 @@ class _Search:
                 if in_flight is not None and in_flight[0].done():
                     (proposals, seconds), nodes = in_flight[0].result(), in_flight[1]
                     in_flight, result.model_seconds = None, result.model_seconds + seconds
-                    if any(self.expand(n, c, cheap_frontier, False) for n, c in zip(nodes, proposals)):
+                    if any(self.expand(n, c, cheap_frontier) for n, c in zip(nodes, proposals)):
                         return
                 if self.stopped():
                     if in_flight is None or result.status == "timeout":
@@ -209,11 +208,11 @@ class _Search:
                 elif cheap_frontier:
                     node = heapq.heappop(cheap_frontier)
                     result.expansions += 1
-                    if self.expand(node, generate.cheap(node.state.pp), cheap_frontier, False):
+                    if self.expand(node, generate.cheap(node.state.pp), cheap_frontier):
                         return
                     if uses_model:
                         heapq.heappush(model_frontier, replace(node, priority=node.priority + MODEL_DEFER,
-                                                               order=next(self.counter), model=True))
+                                                               order=next(self.counter)))
                 elif in_flight is not None:  # nothing to do here but wait for the model
                     wait_for([in_flight[0]], timeout=max(0.0, self.deadline - time.monotonic()))
                 else:
