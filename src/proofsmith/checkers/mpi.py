@@ -91,6 +91,9 @@ MPI_ENV = {
     "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
     "OMPI_MCA_oob_tcp_if_include": "lo",
     "OMPI_MCA_osc": "^ucx",
+    # MPI_Abort's message printed at once, not aggregated by mpirun: its show_help could fail ("Out of
+    # resource") and leave no trace of the abort when mpirun then hung (about 1 aborting run in 15)
+    "OMPI_MCA_orte_base_help_aggregate": "0",
     "HWLOC_COMPONENTS": "-linux",
     "TMPDIR": "/tmp/mpi",  # the session directory, in the run's private tmpfs
 }
@@ -300,6 +303,10 @@ class MpiChecker:
                resources: dict) -> Verdict | None:
         """The candidate's verdict from one run, or None when it behaved as the reference did."""
         result = run.result
+        if result.timed_out and (_ABORT_RE.search(result.stderr) or _FIRST_FAILED_RE.search(result.stderr)):
+            # mpirun had said a rank aborted or died, then hung tearing the run down (Open MPI 4.1): a crash
+            return Verdict("crashed", f"{run.failure()} on {where} (mpirun then hung)", seconds, resources,
+                           details={"stderr": result.stderr[-2000:]})
         limited = result.limit_verdict(f"the MPI run on {where}")
         if limited:
             if result.timed_out and not result.output_truncated:
