@@ -17,7 +17,8 @@ exits 0), or the task is broken (`error`). The candidate then gets:
 - `passed`: on every input, every rank exited 0 and printed what the reference's did;
 - `timeout`: the run passed the wall limit (a deadlock) or the CPU limit of all ranks;
 - `memory`: the run's memory limit was hit;
-- `crashed`: a rank died of a signal, called MPI_Abort, or exited non-zero, or mpirun failed;
+- `crashed`: a rank died of a signal, called MPI_Abort, or exited non-zero, or mpirun failed
+  (also when mpirun had said so and then hung until the wall limit);
 - `failed`: it does not compile (the first error and its line), printed something else,
   printed more than the output limit, or left processes running after mpirun ended.
 """
