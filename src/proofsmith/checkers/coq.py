@@ -101,9 +101,10 @@ class CoqChecker:
         # inside a Section or Module the full name does not resolve yet: the short name is
         # the newest definition, the candidate's; the types compare before generalisation
         full = name if ends else f"{MODULE}.{name}"
-        refused, source = self._refusal(candidate), None
+        proof = normalize_proof(candidate.text)
+        refused, source = self._refusal(candidate.text, proof), None
         if refused is None:
-            source = head + normalize_proof(candidate.text) + f"\nCheck {full}.\nPrint Assumptions {full}.\n{ends}"
+            source = head + proof + f"\nCheck {full}.\nPrint Assumptions {full}.\n{ends}"
         run = None
         if source is not None and self._reference_key(task, head, ends) not in self._reference_cache:
             with ThreadPoolExecutor(1) as pool:  # a task's first check: its reference run and the candidate's at once
@@ -134,12 +135,13 @@ class CoqChecker:
         return Verdict("passed", "proved", run.wall_s, res, details={"axioms": assumptions})
 
     @staticmethod
-    def _refusal(candidate: Candidate) -> Verdict | None:
-        """The verdict on a proof that fails before coqc runs (not Unicode text, an escape), or None."""
-        why = first_not_unicode([("proof", candidate.text)])
+    def _refusal(text: str, proof: str) -> Verdict | None:
+        """The verdict on a proof (`text`, normalised: `proof`) that fails before coqc runs (not Unicode
+        text, an escape), or None."""
+        why = first_not_unicode([("proof", text)])
         if why:
             return Verdict("failed", why)
-        bad = forbidden_use(normalize_proof(candidate.text))
+        bad = forbidden_use(proof)
         if bad:
             return Verdict("failed", f"proof uses {bad!r}, which is not allowed", details={"forbidden": bad})
         return None
